@@ -1,0 +1,96 @@
+"""Where does a generated pixel look? Attention maps beta_{j,.} of every attention layer of G.
+
+A pixel (row, col) of an H x W output lies over position j = (row*h//H)*w + (col*w//W) of a
+layer's h x w feature grid; beta_{j,i} over the key positions i (paper eq. 1) is the map shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .imaging import to_uint8
+from .models import Generator
+
+Query = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class LayerAttention:
+    """Attention of one layer for each query: ``maps[q]`` is beta_{j_q,.} on the key grid."""
+
+    name: str
+    grid: tuple[int, int]  # (h, w) of the layer's query positions j
+    maps: np.ndarray  # float32, (Q, hk, wk); each map sums to 1
+
+    @property
+    def map(self) -> np.ndarray:
+        """The map of the first (or only) query."""
+        return self.maps[0]
+
+
+@dataclass(frozen=True)
+class AttentionResult:
+    image: np.ndarray  # uint8 (H, W, 3): the generated image the queries refer to
+    queries: tuple[Query, ...]
+    layers: list[LayerAttention]
+
+
+def query_position(query: Query, image_size: tuple[int, int], grid: tuple[int, int]) -> int:
+    """Index j on an (h, w) grid of the output pixel (row, col) of an (H, W) image."""
+    (row, col), (height, width), (h, w) = query, image_size, grid
+    if not (0 <= row < height and 0 <= col < width):
+        raise ValueError(f"query pixel {query} lies outside the {height}x{width} image")
+    return (row * h // height) * w + (col * w // width)
+
+
+@torch.no_grad()
+def attention_maps(
+    generator: Generator,
+    z: torch.Tensor | np.ndarray,
+    y: int | None = None,
+    query: Query | Sequence[Query] = (0, 0),
+) -> AttentionResult:
+    """Generate one image from latent ``z`` (class ``y``) and return, for every attention layer
+    of G in order, the attention map of each query pixel, together with the image.
+
+    ``query`` is one (row, col) pixel or a list of them. The generator is used in eval mode.
+    """
+    queries = _as_queries(query)
+    device = next(generator.parameters()).device
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(1, -1).to(device)
+    labels = None
+    if generator.cfg.num_classes:
+        if y is None:
+            raise ValueError("this generator is class-conditional: give a class y")
+        if not 0 <= int(y) < generator.cfg.num_classes:
+            raise ValueError(f"class {y} is out of range 0..{generator.cfg.num_classes - 1}")
+        labels = torch.tensor([int(y)], device=device)
+    was_training = generator.training
+    generator.eval()
+    try:
+        image, betas = generator(z, labels, return_attention=True)
+    finally:
+        generator.train(was_training)
+    image_size = tuple(image.shape[-2:])
+    layers = []
+    for (name, layer), beta in zip(generator.attention_layers(), betas, strict=True):
+        side = int(round(beta.shape[1] ** 0.5))  # query grid is square: N = side * side
+        grid = (side, side)
+        key_grid = layer.key_grid(side, side)
+        rows = [query_position(q, image_size, grid) for q in queries]
+        maps = beta[0, rows].float().reshape(len(rows), *key_grid).cpu().numpy()
+        layers.append(LayerAttention(name, grid, maps))
+    return AttentionResult(to_uint8(image)[0], queries, layers)
+
+
+def _as_queries(query: Query | Sequence[Query]) -> tuple[Query, ...]:
+    items = list(query)
+    if len(items) == 2 and all(isinstance(v, (int, np.integer)) for v in items):
+        return ((int(items[0]), int(items[1])),)
+    if not items:
+        raise ValueError("give at least one query pixel")
+    return tuple((int(r), int(c)) for r, c in items)

@@ -1,0 +1,172 @@
+"""Files a user takes away: sample grids, attention figures (paper figure 1 style), metrics."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .attention import AttentionResult
+from .checkpoint import write_atomically
+from .events import StepStats
+from .imaging import make_grid
+
+# One colour per query point, as in the paper's figure 1 (red, green, blue, ...).
+QUERY_COLOURS = [
+    (230, 25, 75),
+    (60, 180, 75),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+]
+# Anchors of a perceptually ordered colour map (close to matplotlib's "inferno").
+_HEAT_ANCHORS = np.array(
+    [
+        [0, 0, 4],
+        [40, 11, 84],
+        [101, 21, 110],
+        [159, 42, 99],
+        [212, 72, 66],
+        [245, 125, 21],
+        [250, 193, 39],
+        [252, 255, 164],
+    ],
+    dtype=np.float32,
+)
+
+
+def heat_colours(values: np.ndarray) -> np.ndarray:
+    """Map values in [0, 1] to uint8 RGB through the heat colour map."""
+    v = np.clip(np.nan_to_num(values), 0.0, 1.0) * (len(_HEAT_ANCHORS) - 1)
+    low = np.floor(v).astype(int).clip(0, len(_HEAT_ANCHORS) - 2)
+    frac = (v - low)[..., None]
+    rgb = _HEAT_ANCHORS[low] * (1 - frac) + _HEAT_ANCHORS[low + 1] * frac
+    return rgb.round().astype(np.uint8)
+
+
+def normalise_map(attention: np.ndarray) -> np.ndarray:
+    """Scale a map to [0, 1] by its maximum, so that where a pixel looks stands out."""
+    peak = float(attention.max()) if attention.size else 0.0
+    return attention / peak if peak > 0 else np.zeros_like(attention)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    from io import BytesIO
+
+    buffer = BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_png(image: np.ndarray | Image.Image, path: str | Path) -> Path:
+    """Save atomically, so an interrupted export never leaves half a file."""
+    path = Path(path)
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    write_atomically(path, png_bytes(picture))
+    return path
+
+
+def save_grid(
+    images: np.ndarray,
+    path: str | Path,
+    columns: int | None = None,
+    padding: int = 2,
+    scale: int = 1,
+) -> Path:
+    """Tile uint8 images (N, H, W, 3) and save them as one PNG."""
+    grid = make_grid(images, columns, padding)
+    picture = Image.fromarray(grid)
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    return save_png(picture, path)
+
+
+def attention_figure(
+    result: AttentionResult, scale: int | None = None, overlay: float = 0.65
+) -> Image.Image:
+    """The image with each query point marked, beside one heatmap per attention layer.
+
+    One row per query, as in the paper's figure 1: the left column shows every query in its
+    colour, the following columns the query's attention map of each layer, over the image.
+    """
+    height, width = result.image.shape[:2]
+    scale = scale or max(1, 192 // max(height, width))
+    cell = (width * scale, height * scale)
+    pad, title_h = 6, 16
+    columns = 1 + len(result.layers)
+    rows = len(result.queries)
+    canvas = Image.new(
+        "RGB", (columns * (cell[0] + pad) + pad, title_h + rows * (cell[1] + pad) + pad), "white"
+    )
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default()
+    base = Image.fromarray(result.image).resize(cell, Image.NEAREST)
+    titles = ["query"] + [layer.name for layer in result.layers]
+    for col, title in enumerate(titles):
+        draw.text((pad + col * (cell[0] + pad), 2), title, fill=(0, 0, 0), font=font)
+    for row, query in enumerate(result.queries):
+        top = title_h + pad + row * (cell[1] + pad)
+        marked = base.copy()
+        for other, colour in zip(result.queries, QUERY_COLOURS * 8, strict=False):
+            _mark(marked, other, scale, colour, bold=other == query)
+        canvas.paste(marked, (pad, top))
+        for col, layer in enumerate(result.layers, start=1):
+            heat = Image.fromarray(heat_colours(normalise_map(layer.maps[row])))
+            heat = heat.resize(cell, Image.NEAREST)
+            blended = Image.blend(base, heat, overlay)
+            _mark(blended, query, scale, QUERY_COLOURS[row % len(QUERY_COLOURS)], bold=True)
+            canvas.paste(blended, (pad + col * (cell[0] + pad), top))
+    return canvas
+
+
+def _mark(
+    image: Image.Image, query: tuple[int, int], scale: int, colour: tuple[int, int, int], bold: bool
+) -> None:
+    row, col = query
+    cx, cy = (col + 0.5) * scale, (row + 0.5) * scale
+    radius = max(3, scale * 1.5)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse(
+        (cx - radius, cy - radius, cx + radius, cy + radius),
+        outline=(255, 255, 255),
+        fill=colour,
+        width=2 if bold else 1,
+    )
+
+
+def save_attention_figure(result: AttentionResult, path: str | Path, **kwargs) -> Path:
+    return save_png(attention_figure(result, **kwargs), path)
+
+
+def metrics_rows(stats: Iterable[StepStats]) -> tuple[list[str], list[list[float]]]:
+    items = list(stats)
+    gamma_names = sorted({name for s in items for name in s.gammas})
+    header = ["step", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "elapsed_s"]
+    header += [f"gamma[{name}]" for name in gamma_names]
+    rows = []
+    for s in items:
+        rows.append(
+            [s.step, s.loss_d, s.loss_g, s.d_real, s.d_fake, s.images_per_s, s.elapsed_s]
+            + [s.gammas.get(name, float("nan")) for name in gamma_names]
+        )
+    return header, rows
+
+
+def save_metrics_csv(stats: Sequence[StepStats], path: str | Path) -> Path:
+    """Write the statistics as CSV, one row per StepStats event."""
+    import io
+
+    header, rows = metrics_rows(stats)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    path = Path(path)
+    write_atomically(path, buffer.getvalue().encode("utf-8"))
+    return path

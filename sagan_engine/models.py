@@ -1,0 +1,175 @@
+"""SAGAN generator and discriminator: ResNet blocks, spectral norm everywhere, self-attention
+at the feature resolutions the config names (Zhang et al., arXiv 1805.08318, section 4-5).
+
+Widths follow BigGAN-PyTorch's SAGAN/ImageNet architectures (multiples of ``ch``); G is
+class-conditional through conditional batch norm and D through a projection term
+(Miyato & Koyama, arXiv 1802.05637) when ``num_classes > 0``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .layers import ConditionalBatchNorm2d, SelfAttention, sn_conv2d, sn_embedding, sn_linear
+
+# Channel multipliers of ch, (inputs..., output) per block, as in BigGAN-PyTorch's G_arch/D_arch.
+G_WIDTHS = {32: (4, 4, 4, 4), 64: (16, 16, 8, 4, 2), 128: (16, 16, 8, 4, 2, 1)}
+D_WIDTHS = {32: (4, 4, 4, 4), 64: (1, 2, 4, 8, 16), 128: (1, 2, 4, 8, 16, 16)}
+D_DOWNSAMPLE = {
+    32: (True, True, False, False),
+    64: (True,) * 4 + (False,),
+    128: (True,) * 5 + (False,),
+}
+
+
+class GBlock(nn.Module):
+    """Up-sampling residual block: BN-ReLU-up-conv3-BN-ReLU-conv3, shortcut up-conv1."""
+
+    def __init__(self, in_ch: int, out_ch: int, num_classes: int) -> None:
+        super().__init__()
+        self.bn1 = ConditionalBatchNorm2d(in_ch, num_classes)
+        self.conv1 = sn_conv2d(in_ch, out_ch, 3)
+        self.bn2 = ConditionalBatchNorm2d(out_ch, num_classes)
+        self.conv2 = sn_conv2d(out_ch, out_ch, 3)
+        self.shortcut = sn_conv2d(in_ch, out_ch, 1, padding=0)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        h = F.interpolate(F.relu(self.bn1(x, y)), scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self.bn2(self.conv1(h), y)))
+        return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class DBlock(nn.Module):
+    """Down-sampling residual block: (ReLU)-conv3-ReLU-conv3-avgpool, shortcut conv1-avgpool."""
+
+    def __init__(self, in_ch: int, out_ch: int, downsample: bool, preactivation: bool) -> None:
+        super().__init__()
+        self.conv1 = sn_conv2d(in_ch, out_ch, 3)
+        self.conv2 = sn_conv2d(out_ch, out_ch, 3)
+        self.downsample = downsample
+        self.preactivation = preactivation
+        self.learnable_shortcut = in_ch != out_ch or downsample
+        if self.learnable_shortcut:
+            self.shortcut = sn_conv2d(in_ch, out_ch, 1, padding=0)
+
+    def _shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.learnable_shortcut:
+            return x
+        if self.preactivation:
+            x = self.shortcut(x)
+            return F.avg_pool2d(x, 2) if self.downsample else x
+        # The first block sees the image: pool first, then project (cheaper, as in BigGAN).
+        x = F.avg_pool2d(x, 2) if self.downsample else x
+        return self.shortcut(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(x) if self.preactivation else x
+        h = self.conv2(F.relu(self.conv1(h)))
+        if self.downsample:
+            h = F.avg_pool2d(h, 2)
+        return h + self._shortcut(x)
+
+
+def _orthogonal_init(module: nn.Module) -> None:
+    """Orthogonal init of every spectrally normalised weight (the SAGAN/BigGAN choice).
+
+    Conditional BN's gain/bias embeddings are not spectrally normalised and keep their 1/0 init.
+    """
+    for m in module.modules():
+        if hasattr(m, "parametrizations"):
+            nn.init.orthogonal_(m.parametrizations.weight.original)
+            if isinstance(getattr(m, "bias", None), nn.Parameter):
+                nn.init.zeros_(m.bias)
+
+
+class Generator(nn.Module):
+    """z (and class y) -> image in [-1, 1], shape (B, 3, R, R)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        widths = [cfg.g_ch * m for m in G_WIDTHS[cfg.resolution]]
+        self.bottom = 4
+        self.linear = sn_linear(cfg.z_dim, widths[0] * self.bottom**2)
+        self.blocks = nn.ModuleList()
+        self.attention = nn.ModuleDict()
+        res = self.bottom
+        for in_ch, out_ch in zip(widths[:-1], widths[1:], strict=True):
+            self.blocks.append(GBlock(in_ch, out_ch, cfg.num_classes))
+            res *= 2
+            if res in cfg.g_attention:
+                self.attention[str(res)] = SelfAttention(out_ch, cfg.attention_variant)
+        self.out_bn = nn.BatchNorm2d(widths[-1])
+        self.out_conv = sn_conv2d(widths[-1], 3, 3)
+        _orthogonal_init(self)
+
+    def attention_layers(self) -> list[tuple[str, SelfAttention]]:
+        """The attention layers in the order the image flows through them."""
+        return [(f"G attention {res}x{res}", layer) for res, layer in self.attention.items()]
+
+    def forward(
+        self, z: torch.Tensor, y: torch.Tensor | None = None, return_attention: bool = False
+    ):
+        h = self.linear(z).view(z.shape[0], -1, self.bottom, self.bottom)
+        betas = []
+        res = self.bottom
+        for block in self.blocks:
+            h = block(h, y)
+            res *= 2
+            layer = self.attention[str(res)] if str(res) in self.attention else None
+            if layer is not None:
+                if return_attention:
+                    h, beta = layer(h, return_attention=True)
+                    betas.append(beta)
+                else:
+                    h = layer(h)
+        image = torch.tanh(self.out_conv(F.relu(self.out_bn(h))))
+        return (image, betas) if return_attention else image
+
+
+class Discriminator(nn.Module):
+    """Image (and class y) -> one logit per image; projection term when conditional."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        widths = [cfg.d_ch * m for m in D_WIDTHS[cfg.resolution]]
+        ins = [3] + widths[:-1]
+        self.blocks = nn.ModuleList()
+        self.attention = nn.ModuleDict()
+        self._attention_after: dict[int, str] = {}  # block index -> attention layer key
+        res = cfg.resolution
+        for index, (in_ch, out_ch, down) in enumerate(
+            zip(ins, widths, D_DOWNSAMPLE[cfg.resolution], strict=True)
+        ):
+            self.blocks.append(DBlock(in_ch, out_ch, down, preactivation=index > 0))
+            res = res // 2 if down else res
+            # Attention after the first block that reaches this resolution only.
+            if res in cfg.d_attention and str(res) not in self.attention:
+                self.attention[str(res)] = SelfAttention(out_ch, cfg.attention_variant)
+                self._attention_after[index] = str(res)
+        self.linear = sn_linear(widths[-1], 1)
+        self.embed = sn_embedding(cfg.num_classes, widths[-1]) if cfg.num_classes else None
+        _orthogonal_init(self)
+
+    def attention_layers(self) -> list[tuple[str, SelfAttention]]:
+        return [(f"D attention {res}x{res}", layer) for res, layer in self.attention.items()]
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = x
+        for index, block in enumerate(self.blocks):
+            h = block(h)
+            if index in self._attention_after:
+                h = self.attention[self._attention_after[index]](h)
+        h = torch.sum(F.relu(h), dim=(2, 3))
+        out = self.linear(h).squeeze(1)
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("a conditional discriminator needs class labels y")
+            out = out + torch.sum(self.embed(y) * h, dim=1)  # projection: y^T V phi(x)
+        return out

@@ -1,0 +1,550 @@
+"""The SAGAN training loop (paper section 5): hinge loss, TTUR, spectral norm in G and D.
+
+``Trainer.run()`` blocks the thread that calls it and may run in any thread; ``pause``,
+``resume`` and ``stop`` may be called from any other thread and take effect between steps.
+Progress goes to listeners as plain event objects (:mod:`sagan_engine.events`).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import checkpoint as ckpt_io
+from .config import RunConfig
+from .data import ImageDataset
+from .devices import autocast_dtype, describe_device, resolve_device
+from .distributed import DistributedContext
+from .errors import CheckpointError, ConfigError, SaganError, TrainingError
+from .events import (
+    CheckpointSaved,
+    Event,
+    Log,
+    SampleGrid,
+    StateChanged,
+    StepStats,
+    TrainingFailed,
+    TrainingFinished,
+    TrainingStarted,
+)
+from .export import metrics_rows
+from .imaging import make_grid, to_uint8
+from .losses import LOSSES
+from .models import Discriminator, Generator
+from .runs import RunFolder, default_runs_dir, new_run_name
+
+Listener = Callable[[Event], None]
+# Offsets of the seeds of independent random streams, so that e.g. the fixed sample latents
+# never depend on how many training steps ran.
+_SAMPLE_SEED_OFFSET = 1_000_003
+
+
+class Trainer:
+    """Trains one run. Create it, add listeners, call :meth:`run` (in a thread if you like)."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        dataset: ImageDataset,
+        run_dir: str | Path | None = None,
+        *,
+        listeners: Iterable[Listener] = (),
+        resume: str | Path | bool = False,
+        distributed: DistributedContext | None = None,
+    ) -> None:
+        config.validate()
+        self.dist = distributed or DistributedContext.single()
+        if dataset.num_classes and config.model.num_classes != dataset.num_classes:
+            # The data decides whether the model is conditional: one source of truth.
+            config = config.replace(model={"num_classes": dataset.num_classes})
+        elif not dataset.num_classes and config.model.num_classes:
+            config = config.replace(model={"num_classes": 0})
+        self.config = config
+        self.dataset = dataset
+        self.run_folder = RunFolder(run_dir or default_runs_dir() / new_run_name(config.preset))
+        self._listeners: list[Listener] = list(listeners)
+        self._resume_from = resume
+        self._lock = threading.Lock()  # guards the weights while a snapshot is copied
+        self._state_cv = threading.Condition()
+        self._paused = False
+        self._stop_requested = False
+        self.state = "idle"
+        self.step = 0
+        self.last_checkpoint: Path | None = None
+        self._built = False
+
+    # ----------------------------------------------------------------- control (any thread)
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def pause(self) -> None:
+        with self._state_cv:
+            if not self._stop_requested:
+                self._paused = True
+            self._state_cv.notify_all()
+
+    def resume(self) -> None:
+        with self._state_cv:
+            self._paused = False
+            self._state_cv.notify_all()
+
+    def stop(self) -> None:
+        """Ask the loop to finish the current step, save a checkpoint and return."""
+        with self._state_cv:
+            self._stop_requested = True
+            self._paused = False
+            self._state_cv.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def generator_snapshot(self) -> tuple[RunConfig, dict[str, torch.Tensor]]:
+        """A CPU copy of the weights samples come from (G's EMA when enabled), taken between
+        steps, for attention queries in another thread while training goes on."""
+        if not self._built:
+            raise TrainingError("training has not started yet: no generator to inspect")
+        with self._lock:
+            source = self.G_ema if self.G_ema is not None else self.G
+            state = {k: v.detach().to("cpu", copy=True) for k, v in source.state_dict().items()}
+        return self.config, state
+
+    # ----------------------------------------------------------------- set-up
+    def _emit(self, event: Event) -> None:
+        if not self.dist.is_main and not isinstance(event, (TrainingFailed,)):
+            return
+        for listener in list(self._listeners):
+            listener(event)
+
+    def _build(self) -> None:
+        cfg, train = self.config, self.config.train
+        self.device = resolve_device(train.device, self.dist)
+        torch.manual_seed(train.seed)
+        self.G = Generator(cfg.model).to(self.device)
+        self.D = Discriminator(cfg.model).to(self.device)
+        if self.dist.world_size > 1:
+            self.G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.G)
+        self.G_ema = None
+        if train.ema:
+            self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.memory_format = torch.channels_last if train.channels_last else torch.contiguous_format
+        for model in (self.G, self.D, self.G_ema):
+            if model is not None:
+                model.to(memory_format=self.memory_format)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=train.lr_g, betas=train.betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=train.lr_d, betas=train.betas)
+        self.loss_d, self.loss_g = LOSSES[train.loss]
+        self.amp_dtype = autocast_dtype(train.precision, self.device)
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=self.amp_dtype == torch.float16
+        )
+        self.G_train = self.dist.wrap(self.G, self.device)
+        self.D_train = self.dist.wrap(self.D, self.device)
+        if train.compile:
+            self.G_train = torch.compile(self.G_train)
+            self.D_train = torch.compile(self.D_train)
+        # One random stream for batches, flips and latents: its state is in every checkpoint,
+        # so a resumed run draws exactly what an uninterrupted one would have.
+        self.rng = torch.Generator(device=self.device)
+        self.rng.manual_seed(train.seed * 1000 + self.dist.rank)
+        self._prepare_data()
+        self._prepare_sample_latents()
+        self._built = True
+
+    def _prepare_data(self) -> None:
+        images = torch.from_numpy(self.dataset.images).permute(0, 3, 1, 2)  # NCHW uint8
+        labels = torch.from_numpy(self.dataset.labels.astype(np.int64))
+        if self.dist.world_size > 1:  # each rank reads its own shard
+            images = images[self.dist.rank :: self.dist.world_size]
+            labels = labels[self.dist.rank :: self.dist.world_size]
+        if len(images) == 0:
+            raise TrainingError("the dataset has fewer images than there are processes")
+        where = self.device if self.config.data.cache_on_device else torch.device("cpu")
+        self.images = images.contiguous().to(where)
+        self.labels = labels.to(where)
+
+    def _prepare_sample_latents(self) -> None:
+        cfg = self.config
+        gen = torch.Generator().manual_seed(cfg.train.seed + _SAMPLE_SEED_OFFSET)
+        n = cfg.train.n_samples
+        self.sample_z = torch.randn(n, cfg.model.z_dim, generator=gen)
+        self.sample_y = torch.arange(n) % cfg.model.num_classes if cfg.model.num_classes else None
+
+    # ----------------------------------------------------------------- one training step
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        b = self.config.train.batch_size
+        index = torch.randint(
+            len(self.images),
+            (b,),
+            device=self.images.device,
+            generator=self.rng if self.images.device == self.device else None,
+        )
+        x = self.images[index].to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
+        if self.config.data.hflip:
+            flip = torch.rand(b, device=self.device, generator=self.rng) < 0.5
+            x = torch.where(flip[:, None, None, None], x.flip(3), x)
+        x = x.contiguous(memory_format=self.memory_format)
+        y = self.labels[index].to(self.device) if self.config.model.num_classes else None
+        return x, y
+
+    def _latents(self, b: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(b, self.config.model.z_dim, device=self.device, generator=self.rng)
+        y = None
+        if self.config.model.num_classes:
+            y = torch.randint(
+                self.config.model.num_classes, (b,), device=self.device, generator=self.rng
+            )
+        return z, y
+
+    def _d_step(self) -> torch.Tensor:
+        real, y_real = self._real_batch()
+        z, y_fake = self._latents(real.shape[0])
+        with torch.no_grad(), self._autocast():
+            fake = self.G_train(z, y_fake)
+        labels = None if y_real is None else torch.cat([y_real, y_fake])
+        with self._autocast():
+            # Real and fake in one pass: one power iteration of D's spectral norms per step.
+            logits = self.D_train(torch.cat([real, fake.to(real.dtype)]), labels).float()
+            real_logits, fake_logits = logits.split(real.shape[0])
+            loss = self.loss_d(real_logits, fake_logits)
+        self.opt_D.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt_D)
+        self.scaler.update()
+        return torch.stack(
+            [loss.detach(), real_logits.detach().mean(), fake_logits.detach().mean()]
+        )
+
+    def _g_step(self) -> torch.Tensor:
+        z, y = self._latents(self.config.train.batch_size)
+        self.D.requires_grad_(False)
+        try:
+            with self._autocast():
+                # D's unwrapped module: its gradients are not needed here, so no DDP sync.
+                loss = self.loss_g(self.D(self.G_train(z, y), y).float())
+            self.opt_G.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt_G)
+            self.scaler.update()
+        finally:
+            self.D.requires_grad_(True)
+        return loss.detach()
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.G_ema is None:
+            return
+        train = self.config.train
+        decay = train.ema_decay if self.step >= train.ema_start else 0.0
+        ema_params = list(self.G_ema.parameters())
+        params = list(self.G.parameters())
+        torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+        # Batch-norm statistics and spectral-norm vectors follow G directly.
+        for ema_buf, buf in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+            ema_buf.copy_(buf)
+
+    def _train_step(self) -> torch.Tensor:
+        d_stats = torch.zeros(3, device=self.device)
+        for _ in range(self.config.train.n_dis):
+            d_stats += self._d_step()
+        d_stats /= self.config.train.n_dis
+        g_loss = self._g_step()
+        with self._lock:
+            self._update_ema()
+        return torch.cat([d_stats, g_loss[None]])
+
+    # ----------------------------------------------------------------- the loop
+    def run(self) -> TrainingFinished:
+        """Train until ``train.steps`` or :meth:`stop`; returns the finishing event.
+
+        Raises :class:`SaganError` subclasses after emitting :class:`TrainingFailed`.
+        """
+        self.state = "running"
+        try:
+            return self._run()
+        except Exception as err:  # noqa: BLE001 - every failure is reported, then re-raised
+            message = _friendly_message(err)
+            self._emit(
+                TrainingFailed(
+                    self.step,
+                    message,
+                    traceback.format_exc(),
+                    str(self.last_checkpoint) if self.last_checkpoint else None,
+                    str(self.run_folder.path),
+                )
+            )
+            self.state = "failed"
+            if isinstance(err, SaganError):
+                raise
+            raise TrainingError(message) from err
+        finally:
+            if self.state != "failed":
+                self.state = "finished"
+
+    def _run(self) -> TrainingFinished:
+        self._build()
+        if self.dist.is_main:
+            self._prepare_run_folder()
+        if self._resume_from:
+            self._load_for_resume()
+        train = self.config.train
+        self._emit(
+            TrainingStarted(
+                run_dir=str(self.run_folder.path),
+                device=str(self.device),
+                device_name=describe_device(self.device),
+                start_step=self.step,
+                total_steps=train.steps,
+                num_images=len(self.dataset),
+                class_names=tuple(self.dataset.class_names),
+                attention_layers=tuple(name for name, _ in self.G.attention_layers()),
+            )
+        )
+        self._emit(StateChanged("running"))
+        self._emit_samples()
+        accumulated = torch.zeros(4, device=self.device)
+        count = 0
+        window_start = time.perf_counter()
+        run_start = window_start
+        reason = "completed"
+        while self.step < train.steps:
+            if self._wait_if_paused():
+                reason = "stopped"
+                break
+            self.G.train()
+            self.D.train()
+            accumulated += self._train_step()
+            count += 1
+            self.step += 1
+            if self.step % train.log_every == 0 or self.step == train.steps:
+                now = time.perf_counter()
+                self._emit_stats(accumulated, count, now - window_start, now - run_start)
+                accumulated.zero_()
+                count = 0
+                window_start = now
+            if self.step % train.sample_every == 0:
+                self._emit_samples()
+            if self.step % train.checkpoint_every == 0:
+                self._save_checkpoint()
+        if self.step % train.sample_every != 0:
+            self._emit_samples()
+        if self.last_checkpoint is None or not self.last_checkpoint.name.endswith(
+            f"{self.step:06d}.safetensors"
+        ):
+            self._save_checkpoint()
+        self.dist.barrier()
+        finished = TrainingFinished(
+            self.step, reason, _str_or_none(self.last_checkpoint), str(self.run_folder.path)
+        )
+        self._emit(finished)
+        return finished
+
+    def _wait_if_paused(self) -> bool:
+        """Blocks while paused; returns True when a stop was requested."""
+        stop = self.dist.agree(self._stop_requested)
+        if stop:
+            self._emit(StateChanged("stopping"))
+            return True
+        with self._state_cv:
+            if not self._paused:
+                return False
+            self.state = "paused"
+        self._emit(StateChanged("paused"))
+        with self._state_cv:
+            while self._paused and not self._stop_requested:
+                self._state_cv.wait()
+            stopping = self._stop_requested
+        self.state = "running"
+        self._emit(StateChanged("stopping" if stopping else "running"))
+        return self.dist.agree(stopping)
+
+    def _emit_stats(
+        self, accumulated: torch.Tensor, count: int, window_s: float, elapsed_s: float
+    ) -> None:
+        # The only host-device sync of the loop: once every log_every steps.
+        loss_d, d_real, d_fake, loss_g = (accumulated / max(count, 1)).tolist()
+        if not all(math.isfinite(v) for v in (loss_d, d_real, d_fake, loss_g)):
+            raise TrainingError(
+                f"the losses became NaN or infinite near step {self.step} "
+                f"(loss_D={loss_d}, loss_G={loss_g}); nothing from this point was saved. "
+                "Try lower learning rates or fp32 precision, then resume from the last checkpoint"
+            )
+        train = self.config.train
+        per_step = window_s / max(count, 1)
+        images = train.batch_size * train.n_dis * count * self.dist.world_size
+        gammas = {
+            name: float(layer.gamma.detach())
+            for name, layer in self.G.attention_layers() + self.D.attention_layers()
+        }
+        stats = StepStats(
+            step=self.step,
+            loss_d=loss_d,
+            loss_g=loss_g,
+            d_real=d_real,
+            d_fake=d_fake,
+            gammas=gammas,
+            images_per_s=images / max(window_s, 1e-9),
+            seconds_per_step=per_step,
+            elapsed_s=elapsed_s,
+            eta_s=per_step * (train.steps - self.step),
+        )
+        if self.dist.is_main:
+            self._append_metrics(stats)
+        self._emit(stats)
+
+    @torch.no_grad()
+    def _emit_samples(self) -> None:
+        if not self.dist.is_main:
+            return
+        source = self.G_ema if self.G_ema is not None else self.G
+        was_training = source.training
+        source.eval()
+        z = self.sample_z.to(self.device)
+        y = None if self.sample_y is None else self.sample_y.to(self.device)
+        with self._autocast():
+            images = to_uint8(source(z, y))
+        source.train(was_training)
+        event = SampleGrid(
+            self.step,
+            images,
+            self.sample_z.numpy().copy(),
+            None if self.sample_y is None else self.sample_y.numpy().copy(),
+        )
+        Image.fromarray(make_grid(images)).save(self.run_folder.sample_path(self.step))
+        self._emit(event)
+
+    # ----------------------------------------------------------------- files
+    def _prepare_run_folder(self) -> None:
+        folder = self.run_folder
+        if folder.is_run() and not self._resume_from:
+            if folder.latest_checkpoint() is not None:
+                raise ConfigError(
+                    f"{folder.path} already holds a run; resume it or choose another folder"
+                )
+        folder.create()
+        self.config.save(folder.config_path)
+        summary = {
+            "source": self.dataset.source,
+            "images": len(self.dataset),
+            "class_names": list(self.dataset.class_names),
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.dataset.skipped],
+        }
+        folder.dataset_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+    def _append_metrics(self, stats: StepStats) -> None:
+        path = self.run_folder.metrics_path
+        header, rows = metrics_rows([stats])
+        new = not path.exists()
+        with open(path, "a", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(header)
+            writer.writerows(rows)
+
+    def _training_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+        tensors: dict[str, torch.Tensor] = {}
+        for prefix, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            if module is not None:
+                tensors.update({f"{prefix}/{k}": v for k, v in module.state_dict().items()})
+        opt_g, groups_g = ckpt_io.optimizer_tensors(self.opt_G, "opt_G")
+        opt_d, groups_d = ckpt_io.optimizer_tensors(self.opt_D, "opt_D")
+        tensors.update(opt_g)
+        tensors.update(opt_d)
+        tensors["rng/state"] = self.rng.get_state()
+        tensors["scaler/scale"] = torch.tensor(
+            self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
+        )
+        extra = {
+            "opt_G_groups": groups_g,
+            "opt_D_groups": groups_d,
+            "world_size": self.dist.world_size,
+        }
+        return tensors, extra
+
+    def _save_checkpoint(self) -> None:
+        if not self.dist.is_main:
+            self.dist.barrier()
+            return
+        tensors, extra = self._training_tensors()
+        for name, value in tensors.items():
+            if value.is_floating_point() and not torch.isfinite(value).all():
+                raise TrainingError(
+                    f"non-finite values in {name} at step {self.step}; the checkpoint was not "
+                    "written so the last good one stays intact"
+                )
+        path = self.run_folder.checkpoint_path(self.step)
+        try:
+            ckpt_io.save_checkpoint(
+                path, self.step, self.config, self.dataset.class_names, tensors, extra
+            )
+        except OSError as err:
+            raise TrainingError(f"cannot write checkpoint {path}: {err.strerror or err}") from err
+        self.last_checkpoint = path
+        for old in self.run_folder.checkpoints()[: -self.config.train.keep_checkpoints]:
+            old.unlink(missing_ok=True)
+        self._emit(CheckpointSaved(self.step, str(path)))
+        self.dist.barrier()
+
+    def _load_for_resume(self) -> None:
+        source = self._resume_from
+        path = ckpt_io.resolve_checkpoint(self.run_folder.path if source is True else source)
+        ckpt = ckpt_io.load_checkpoint(path, device=self.device)
+        if ckpt.config.model != self.config.model:
+            raise CheckpointError(
+                f"{path}: made for a different model ({ckpt.config.model}); "
+                f"this run is {self.config.model}"
+            )
+        ckpt_io.load_state(self.G, ckpt.state_dict("G"), "generator", path)
+        ckpt_io.load_state(self.D, ckpt.state_dict("D"), "discriminator", path)
+        if self.G_ema is not None:
+            ema = ckpt.state_dict("G_ema") or ckpt.state_dict("G")
+            ckpt_io.load_state(self.G_ema, ema, "EMA generator", path)
+        ckpt_io.restore_optimizer(self.opt_G, ckpt, "opt_G", ckpt.extra["opt_G_groups"])
+        ckpt_io.restore_optimizer(self.opt_D, ckpt, "opt_D", ckpt.extra["opt_D_groups"])
+        if ckpt.extra.get("world_size", 1) == self.dist.world_size:
+            self.rng.set_state(ckpt.tensors["rng/state"].cpu())
+        else:
+            # A different number of processes draws different shards: exactness is moot.
+            self.rng.manual_seed(self.config.train.seed * 1000 + self.dist.rank + ckpt.step)
+        if self.scaler.is_enabled():
+            self.scaler.update(float(ckpt.tensors["scaler/scale"]))
+        self.step = ckpt.step
+        self.last_checkpoint = path
+        self._emit(Log(f"resumed from {path} at step {ckpt.step}"))
+
+
+def _str_or_none(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _friendly_message(err: BaseException) -> str:
+    """One line a user can act on, for errors that are not our own."""
+    if isinstance(err, SaganError):
+        return str(err)
+    text = str(err)
+    if isinstance(err, torch.OutOfMemoryError) or "out of memory" in text.lower():
+        return (
+            "out of memory on the training device: try a smaller batch size, a smaller "
+            "preset, or bf16 precision"
+        )
+    if isinstance(err, OSError):
+        where = f" ({err.filename})" if err.filename else ""
+        return f"file system error{where}: {err.strerror or text}"
+    return f"{type(err).__name__}: {text}"
