@@ -1,0 +1,362 @@
+"""Command line: ``python -m sagan_engine train|sample|attention|info|export|bench``.
+
+Every user error prints one line (``error: ...``) and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .config import PRESETS, RunConfig, preset
+from .errors import SaganError
+from .events import CheckpointSaved, Event, Log, StepStats, TrainingFinished, TrainingStarted
+from .runs import RunFolder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "bench":
+        from .bench import main as bench_main
+
+        return bench_main(args.bench_args)
+    try:
+        return args.handler(args)
+    except SaganError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:  # bad query pixel, class out of range...
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sagan-engine",
+        description="Train and explore Self-Attention GANs (Zhang et al., arXiv 1805.08318).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train on a folder of images (or the demo data)")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--data", metavar="DIR", help="folder of images; sub-folders = classes")
+    source.add_argument("--demo", action="store_true", help="use the bundled emoji dataset")
+    train.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="model size and recipe (default: demo)",
+    )
+    train.add_argument("--config", metavar="JSON", help="a config.json to start from")
+    train.add_argument("--steps", type=_positive_int, help="total training steps")
+    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    train.add_argument("--out", metavar="RUN", help="run folder (default: under the user data dir)")
+    train.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_cmd_train)
+
+    sample = sub.add_parser("sample", help="save a grid of samples from a trained run")
+    _add_run_argument(sample)
+    sample.add_argument("--n", type=_positive_int, default=64, help="number of samples")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--class", dest="label", type=int, help="class index (conditional)")
+    sample.add_argument("--columns", type=_positive_int)
+    sample.add_argument("--padding", type=int, default=2)
+    sample.add_argument("--out", required=True, metavar="PNG")
+    sample.set_defaults(handler=_cmd_sample)
+
+    attn = sub.add_parser("attention", help="attention figure for query pixels (paper fig. 1)")
+    _add_run_argument(attn)
+    attn.add_argument("--seed", type=int, default=0)
+    attn.add_argument("--class", dest="label", type=int, help="class index (conditional)")
+    attn.add_argument(
+        "--query",
+        action="append",
+        type=_pixel,
+        required=True,
+        metavar="ROW,COL",
+        help="pixel to query; repeat for several",
+    )
+    attn.add_argument("--out", required=True, metavar="PNG")
+    attn.set_defaults(handler=_cmd_attention)
+
+    info = sub.add_parser("info", help="describe a run folder or checkpoint")
+    _add_run_argument(info)
+    info.set_defaults(handler=_cmd_info)
+
+    export = sub.add_parser("export", help="copy a run's metrics to a CSV file")
+    _add_run_argument(export)
+    export.add_argument("--csv", required=True, metavar="FILE")
+    export.set_defaults(handler=_cmd_export)
+
+    bench = sub.add_parser("bench", help="measure speed and memory (see --help)", add_help=False)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _add_run_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--run", required=True, metavar="RUN", help="run folder or .safetensors checkpoint"
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _pixel(text: str) -> tuple[int, int]:
+    try:
+        row, col = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not ROW,COL (e.g. 12,30)") from None
+    return row, col
+
+
+# --------------------------------------------------------------------------- train
+def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
+    """The run's config and the folder to resume (if any) from the arguments."""
+    resume_dir = None
+    if args.resume:
+        folder = RunFolder(args.resume)
+        if not folder.is_run():
+            raise SaganError(f"{folder.path}: not a run folder (no config.json)")
+        config = RunConfig.load(folder.config_path)
+        resume_dir = str(folder.path)
+    elif args.config:
+        config = RunConfig.load(args.config)
+    else:
+        config = preset(args.preset or "demo")
+    if args.preset and (args.resume or args.config):
+        raise SaganError("--preset cannot be combined with --resume or --config")
+    train: dict = {}
+    if args.steps is not None:
+        train["steps"] = args.steps
+    if args.batch_size is not None:
+        train["batch_size"] = args.batch_size
+    if args.seed is not None:
+        train["seed"] = args.seed
+    if args.device is not None:
+        train["device"] = args.device
+    data: dict = {}
+    if args.data:
+        data["folder"] = str(Path(args.data).expanduser().resolve())
+    elif args.demo:
+        data["folder"] = None
+    return config.replace(train=train, data=data), resume_dir
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .data import load_demo_dataset, load_image_folder
+    from .distributed import DistributedContext
+    from .trainer import Trainer
+
+    config, resume_dir = _train_config(args)
+    dist = DistributedContext.from_environment()
+    show = not args.quiet and dist.is_main
+    bar = ProgressLine(enabled=show)
+    resolution = config.model.resolution
+    if config.data.folder is None:
+        bar.note("loading the bundled demo dataset")
+        dataset = load_demo_dataset(resolution, progress=bar.loading)
+    else:
+        bar.note(f"loading {config.data.folder}")
+        dataset = load_image_folder(config.data.folder, resolution, progress=bar.loading)
+    bar.note(
+        f"{len(dataset)} images, {dataset.num_classes or 'no'} classes, "
+        f"{len(dataset.skipped)} files skipped"
+    )
+    for skipped in dataset.skipped[:10]:
+        bar.note(f"  skipped {skipped.path}: {skipped.reason}")
+    trainer = Trainer(
+        config,
+        dataset,
+        resume_dir or args.out,
+        listeners=[bar.on_event],
+        resume=bool(resume_dir),
+        distributed=dist,
+    )
+
+    def on_interrupt(signum, frame):  # first Ctrl-C: stop after this step and save
+        bar.note("stopping after the current step (Ctrl-C again to abort)")
+        trainer.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        finished = trainer.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        dist.shutdown()
+    if dist.is_main:
+        print(f"{finished.reason} at step {finished.step}; run folder: {finished.run_dir}")
+    return 0
+
+
+class ProgressLine:
+    """A one-line progress bar on stderr plus a loss line every few seconds."""
+
+    def __init__(self, enabled: bool, every_s: float = 10.0) -> None:
+        self.enabled = enabled
+        self.every_s = every_s
+        self.total = 0
+        self.last_line = 0.0
+        self.tty = sys.stderr.isatty()
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            self._clear()
+            print(text, file=sys.stderr, flush=True)
+
+    def loading(self, done: int, total: int) -> None:
+        if self.enabled and self.tty:
+            print(f"\r  decoding {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    def _clear(self) -> None:
+        if self.tty:
+            print("\r\033[K", end="", file=sys.stderr)
+
+    def on_event(self, event: Event) -> None:
+        if not self.enabled:
+            return
+        if isinstance(event, TrainingStarted):
+            self.total = event.total_steps
+            self.note(f"training on {event.device_name}; run folder {event.run_dir}")
+        elif isinstance(event, StepStats):
+            self._progress(event)
+        elif isinstance(event, (CheckpointSaved, Log)):
+            self.note(
+                f"checkpoint {event.path}" if isinstance(event, CheckpointSaved) else event.message
+            )
+        elif isinstance(event, TrainingFinished):
+            self._clear()
+
+    def _progress(self, s: StepStats) -> None:
+        width = 30
+        filled = int(width * s.step / max(self.total, 1))
+        text = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {s.step}/{self.total} "
+            f"{s.images_per_s:.0f} img/s ETA {_duration(s.eta_s)} "
+            f"loss_D {s.loss_d:.3f} loss_G {s.loss_g:.3f}"
+        )
+        now = time.monotonic()
+        if self.tty:
+            print("\r\033[K" + text, end="", file=sys.stderr, flush=True)
+        if now - self.last_line >= self.every_s or s.step >= self.total:
+            self.last_line = now
+            self._clear()
+            print(
+                f"step {s.step}: loss_D {s.loss_d:.4f} loss_G {s.loss_g:.4f} "
+                f"D(x) {s.d_real:.3f} D(G(z)) {s.d_fake:.3f} {s.images_per_s:.1f} img/s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+# --------------------------------------------------------------------------- explore
+def _labels(loaded, label: int | None, n: int) -> torch.Tensor | None:
+    classes = loaded.config.model.num_classes
+    if not classes:
+        if label is not None:
+            raise SaganError("this model is unconditional: --class does not apply")
+        return None
+    if label is None:
+        return torch.arange(n) % classes
+    if not 0 <= label < classes:
+        raise SaganError(
+            f"--class {label} is out of range: this model has classes "
+            f"0..{classes - 1} ({', '.join(loaded.class_names)})"
+        )
+    return torch.full((n,), label)
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from .checkpoint import load_generator
+    from .export import save_grid
+    from .sampling import generate, latents
+
+    loaded = load_generator(args.run)
+    z = latents(args.n, loaded.config.model.z_dim, args.seed)
+    images = generate(loaded.generator, z, _labels(loaded, args.label, args.n))
+    path = save_grid(images, args.out, args.columns, args.padding)
+    print(f"wrote {path} ({args.n} samples, step {loaded.step})")
+    return 0
+
+
+def _cmd_attention(args: argparse.Namespace) -> int:
+    from .attention import attention_maps
+    from .checkpoint import load_generator
+    from .export import save_attention_figure
+    from .sampling import latents
+
+    loaded = load_generator(args.run)
+    z = latents(1, loaded.config.model.z_dim, args.seed)
+    labels = _labels(loaded, args.label, 1)
+    result = attention_maps(
+        loaded.generator, z, None if labels is None else int(labels[0]), query=args.query
+    )
+    path = save_attention_figure(result, args.out)
+    print(f"wrote {path} ({len(result.layers)} attention layers, {len(args.query)} queries)")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint, resolve_checkpoint
+
+    path = Path(args.run).expanduser()
+    ckpt = load_checkpoint(resolve_checkpoint(path))
+    model, train = ckpt.config.model, ckpt.config.train
+    lines = [
+        f"checkpoint: {ckpt.path}",
+        f"step: {ckpt.step} of {train.steps}",
+        f"preset: {ckpt.config.preset}; resolution {model.resolution}; z_dim {model.z_dim}; "
+        f"g_ch {model.g_ch}; d_ch {model.d_ch}; attention G {list(model.g_attention)} "
+        f"D {list(model.d_attention)} ({model.attention_variant})",
+        f"classes: {', '.join(ckpt.class_names) if ckpt.class_names else 'unconditional'}",
+        f"training: batch {train.batch_size}, lr_G {train.lr_g}, lr_D {train.lr_d}, "
+        f"betas {train.betas}, n_dis {train.n_dis}, loss {train.loss}, EMA {train.ema}",
+        f"data: {ckpt.config.data.folder or 'bundled demo dataset'}",
+    ]
+    folder = RunFolder(path if path.is_dir() else ckpt.path.parent.parent)
+    if folder.dataset_path.is_file():
+        summary = json.loads(folder.dataset_path.read_text(encoding="utf-8"))
+        lines.append(
+            f"dataset: {summary.get('images')} images, {len(summary.get('skipped', []))} skipped"
+        )
+    if folder.is_run():
+        lines.append(f"checkpoints: {', '.join(p.name for p in folder.checkpoints())}")
+    print("\n".join(lines))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    folder = RunFolder(args.run)
+    if not folder.metrics_path.is_file():
+        raise SaganError(f"{folder.path}: no metrics.csv (is this a run folder?)")
+    shutil.copyfile(folder.metrics_path, args.csv)
+    rows = sum(1 for _ in open(args.csv, encoding="utf-8")) - 1
+    print(f"wrote {args.csv} ({rows} rows)")
+    return 0

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sagan_engine.config import RunConfig, preset
+from sagan_engine.data import ImageDataset
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Never write runs or caches into the real home directory."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+
+
+def tiny_config(**train) -> RunConfig:
+    """A model small enough to train a few steps in well under a second on 2 cores."""
+    settings = dict(
+        steps=6,
+        batch_size=4,
+        log_every=2,
+        sample_every=3,
+        checkpoint_every=3,
+        n_samples=4,
+        device="cpu",
+        channels_last=False,
+    )
+    settings.update(train)
+    return preset("demo").replace(model={"g_ch": 4, "d_ch": 4, "z_dim": 8}, train=settings)
+
+
+def synthetic_dataset(
+    n: int = 16, resolution: int = 32, classes: int = 0, seed: int = 0
+) -> ImageDataset:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, resolution, resolution, 3), dtype=np.uint8)
+    labels = (np.arange(n) % classes if classes else np.zeros(n)).astype(np.int64)
+    names = [f"class{i}" for i in range(classes)]
+    return ImageDataset(images, labels, names, [], "synthetic")
+
+
+@pytest.fixture
+def tiny():
+    torch.manual_seed(0)
+    return tiny_config()

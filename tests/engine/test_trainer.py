@@ -1,0 +1,210 @@
+"""The training loop: it learns, it is reproducible, it resumes exactly, it can be steered."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from torch.linalg import matrix_norm
+
+from sagan_engine.checkpoint import load_checkpoint
+from sagan_engine.data import ImageDataset
+from sagan_engine.errors import TrainingError
+from sagan_engine.events import (
+    CheckpointSaved,
+    SampleGrid,
+    StateChanged,
+    StepStats,
+    TrainingFailed,
+    TrainingFinished,
+    TrainingStarted,
+)
+from sagan_engine.trainer import Trainer
+
+from .conftest import synthetic_dataset, tiny_config
+
+
+def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_events_files_and_checkpoints(tmp_path):
+    events = []
+    trainer = Trainer(tiny_config(), synthetic_dataset(), tmp_path / "run",
+                      listeners=[events.append])
+    finished = trainer.run()
+    kinds = [type(e) for e in events]
+    assert kinds[0] is TrainingStarted and kinds[-1] is TrainingFinished
+    stats = [e for e in events if isinstance(e, StepStats)]
+    assert [s.step for s in stats] == [2, 4, 6]
+    assert all(np.isfinite([s.loss_d, s.loss_g, s.d_real, s.d_fake]).all() for s in stats)
+    assert set(stats[0].gammas) == {"G attention 16x16", "D attention 16x16"}
+    grids = [e for e in events if isinstance(e, SampleGrid)]
+    assert [g.step for g in grids] == [0, 3, 6]
+    assert grids[0].images.shape == (4, 32, 32, 3) and grids[0].images.dtype == np.uint8
+    assert grids[0].z.shape == (4, 8)
+    saved = [e.step for e in events if isinstance(e, CheckpointSaved)]
+    assert saved == [3, 6]
+    assert finished.reason == "completed" and finished.step == 6
+    run = tmp_path / "run"
+    assert (run / "config.json").is_file() and (run / "dataset.json").is_file()
+    assert len((run / "metrics.csv").read_text().strip().splitlines()) == 4  # header + 3
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step_000000.png", "step_000003.png", "step_000006.png"]
+
+
+def test_keeps_only_the_last_checkpoints(tmp_path):
+    trainer = Trainer(tiny_config(steps=8, checkpoint_every=2, keep_checkpoints=2),
+                      synthetic_dataset(), tmp_path / "run")
+    trainer.run()
+    names = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert names == ["step_000006.safetensors", "step_000008.safetensors"]
+
+
+def test_same_seed_same_weights(tmp_path):
+    a = Trainer(tiny_config(), synthetic_dataset(), tmp_path / "a")
+    b = Trainer(tiny_config(), synthetic_dataset(), tmp_path / "b")
+    a.run()
+    b.run()
+    assert_same_weights(weights(a.G), weights(b.G))
+    assert_same_weights(weights(a.D), weights(b.D))
+    c = Trainer(tiny_config(seed=1), synthetic_dataset(), tmp_path / "c")
+    c.run()
+    assert not torch.equal(a.G.linear.parametrizations.weight.original,
+                           c.G.linear.parametrizations.weight.original)
+
+
+@pytest.mark.parametrize("classes", [0, 3])
+def test_resume_continues_exactly(tmp_path, classes):
+    data = synthetic_dataset(classes=classes)
+    whole = Trainer(tiny_config(steps=8, checkpoint_every=100), data, tmp_path / "whole")
+    whole.run()
+    first = Trainer(tiny_config(steps=4, checkpoint_every=100), data, tmp_path / "split")
+    first.run()
+    second = Trainer(tiny_config(steps=8, checkpoint_every=100), data, tmp_path / "split",
+                     resume=True)
+    second.run()
+    assert second.step == 8
+    for name in ("G", "D", "G_ema"):
+        assert_same_weights(weights(getattr(whole, name)), weights(getattr(second, name)))
+    assert_same_weights(whole.opt_G.state_dict()["state"][0],
+                        second.opt_G.state_dict()["state"][0])
+
+
+def test_spectral_norm_keeps_sigma_near_one(tmp_path):
+    trainer = Trainer(tiny_config(steps=30, log_every=10, sample_every=100,
+                                  checkpoint_every=100), synthetic_dataset(), tmp_path / "r")
+    trainer.run()
+    checked = 0
+    for model in (trainer.G, trainer.D):
+        model.eval()
+        for module in model.modules():
+            if hasattr(module, "parametrizations") and not isinstance(module, torch.nn.Embedding):
+                w = module.weight.detach().flatten(1)  # the normalised weight W / sigma(W)
+                sigma = matrix_norm(w, ord=2).item()
+                assert sigma == pytest.approx(1.0, abs=0.1), (module, sigma)
+                checked += 1
+    assert checked > 20
+
+
+def test_learns_the_colour_of_a_one_colour_dataset(tmp_path):
+    torch.manual_seed(0)
+    colour = np.array([230, 40, 40], dtype=np.uint8)  # red
+    images = np.broadcast_to(colour, (32, 32, 32, 3)).copy()
+    data = ImageDataset(images, np.zeros(32, dtype=np.int64), [], [], "red")
+    cfg = tiny_config(steps=120, batch_size=8, log_every=20, sample_every=120,
+                      checkpoint_every=1000, lr_g=1e-3, lr_d=2e-3, ema=False)
+    trainer = Trainer(cfg, data, tmp_path / "red")
+    grids = []
+    trainer.add_listener(lambda e: grids.append(e) if isinstance(e, SampleGrid) else None)
+    trainer.run()
+    target = colour / 127.5 - 1
+    before = grids[0].images.reshape(-1, 3).mean(0) / 127.5 - 1
+    after = grids[-1].images.reshape(-1, 3).mean(0) / 127.5 - 1
+    assert np.abs(after - target).sum() < 0.5 * np.abs(before - target).sum()
+    assert after[0] > after[1] + 0.3  # red dominates
+
+
+def test_pause_resume_and_stop_from_another_thread(tmp_path):
+    cfg = tiny_config(steps=10_000, log_every=1, sample_every=10_000, checkpoint_every=10_000)
+    events = []
+    trainer = Trainer(cfg, synthetic_dataset(), tmp_path / "r", listeners=[events.append])
+    paused = threading.Event()
+    step_seen = threading.Event()
+
+    def listen(event):
+        if isinstance(event, StepStats) and event.step >= 3:
+            step_seen.set()
+        if isinstance(event, StateChanged) and event.state == "paused":
+            paused.set()
+
+    trainer.add_listener(listen)
+    thread = threading.Thread(target=trainer.run)
+    thread.start()
+    assert step_seen.wait(60)
+    trainer.pause()
+    assert paused.wait(30)
+    step_when_paused = trainer.step
+    assert trainer.state == "paused"
+    trainer.resume()
+    trainer.stop()
+    thread.join(60)
+    assert not thread.is_alive()
+    finished = events[-1]
+    assert isinstance(finished, TrainingFinished) and finished.reason == "stopped"
+    assert finished.step >= step_when_paused and finished.step < 10_000
+    assert finished.checkpoint and load_checkpoint(finished.checkpoint).step == finished.step
+
+
+def test_non_finite_losses_stop_training_and_keep_the_last_good_checkpoint(tmp_path):
+    events = []
+    trainer = Trainer(tiny_config(steps=9, log_every=3, checkpoint_every=3),
+                      synthetic_dataset(), tmp_path / "r", listeners=[events.append])
+    original = trainer._train_step
+
+    def poisoned():
+        stats = original()
+        if trainer.step >= 4:
+            with torch.no_grad():
+                for p in trainer.G.parameters():
+                    p.fill_(float("nan"))
+            return stats * float("nan")
+        return stats
+
+    trainer._train_step = poisoned
+    with pytest.raises(TrainingError, match="NaN"):
+        trainer.run()
+    failed = events[-1]
+    assert isinstance(failed, TrainingFailed) and "NaN" in failed.message
+    assert failed.checkpoint.endswith("step_000003.safetensors")
+    ckpts = sorted((tmp_path / "r" / "checkpoints").iterdir())
+    assert [p.name for p in ckpts] == ["step_000003.safetensors"]
+    for tensor in load_checkpoint(ckpts[0]).tensors.values():
+        if tensor.is_floating_point():
+            assert torch.isfinite(tensor).all()
+
+
+def test_conditional_data_makes_a_conditional_model(tmp_path):
+    trainer = Trainer(tiny_config(steps=2), synthetic_dataset(classes=3), tmp_path / "r")
+    trainer.run()
+    assert trainer.config.model.num_classes == 3
+    assert trainer.D.embed is not None
+
+
+def test_generator_snapshot_is_a_detached_copy(tmp_path):
+    trainer = Trainer(tiny_config(steps=2), synthetic_dataset(), tmp_path / "r")
+    with pytest.raises(TrainingError):
+        trainer.generator_snapshot()
+    trainer.run()
+    cfg, state = trainer.generator_snapshot()
+    key = "linear.parametrizations.weight.original"
+    state[key].zero_()
+    assert not torch.equal(trainer.G_ema.state_dict()[key], state[key])
