@@ -38,8 +38,9 @@ def assert_same_weights(a: dict, b: dict) -> None:
 
 def test_events_files_and_checkpoints(tmp_path):
     events = []
-    trainer = Trainer(tiny_config(), synthetic_dataset(), tmp_path / "run",
-                      listeners=[events.append])
+    trainer = Trainer(
+        tiny_config(), synthetic_dataset(), tmp_path / "run", listeners=[events.append]
+    )
     finished = trainer.run()
     kinds = [type(e) for e in events]
     assert kinds[0] is TrainingStarted and kinds[-1] is TrainingFinished
@@ -58,12 +59,18 @@ def test_events_files_and_checkpoints(tmp_path):
     assert (run / "config.json").is_file() and (run / "dataset.json").is_file()
     assert len((run / "metrics.csv").read_text().strip().splitlines()) == 4  # header + 3
     assert sorted(p.name for p in (run / "samples").iterdir()) == [
-        "step_000000.png", "step_000003.png", "step_000006.png"]
+        "step_000000.png",
+        "step_000003.png",
+        "step_000006.png",
+    ]
 
 
 def test_keeps_only_the_last_checkpoints(tmp_path):
-    trainer = Trainer(tiny_config(steps=8, checkpoint_every=2, keep_checkpoints=2),
-                      synthetic_dataset(), tmp_path / "run")
+    trainer = Trainer(
+        tiny_config(steps=8, checkpoint_every=2, keep_checkpoints=2),
+        synthetic_dataset(),
+        tmp_path / "run",
+    )
     trainer.run()
     names = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
     assert names == ["step_000006.safetensors", "step_000008.safetensors"]
@@ -78,8 +85,9 @@ def test_same_seed_same_weights(tmp_path):
     assert_same_weights(weights(a.D), weights(b.D))
     c = Trainer(tiny_config(seed=1), synthetic_dataset(), tmp_path / "c")
     c.run()
-    assert not torch.equal(a.G.linear.parametrizations.weight.original,
-                           c.G.linear.parametrizations.weight.original)
+    assert not torch.equal(
+        a.G.linear.parametrizations.weight.original, c.G.linear.parametrizations.weight.original
+    )
 
 
 @pytest.mark.parametrize("classes", [0, 3])
@@ -89,19 +97,22 @@ def test_resume_continues_exactly(tmp_path, classes):
     whole.run()
     first = Trainer(tiny_config(steps=4, checkpoint_every=100), data, tmp_path / "split")
     first.run()
-    second = Trainer(tiny_config(steps=8, checkpoint_every=100), data, tmp_path / "split",
-                     resume=True)
+    second = Trainer(
+        tiny_config(steps=8, checkpoint_every=100), data, tmp_path / "split", resume=True
+    )
     second.run()
     assert second.step == 8
     for name in ("G", "D", "G_ema"):
         assert_same_weights(weights(getattr(whole, name)), weights(getattr(second, name)))
-    assert_same_weights(whole.opt_G.state_dict()["state"][0],
-                        second.opt_G.state_dict()["state"][0])
+    assert_same_weights(whole.opt_G.state_dict()["state"][0], second.opt_G.state_dict()["state"][0])
 
 
 def test_spectral_norm_keeps_sigma_near_one(tmp_path):
-    trainer = Trainer(tiny_config(steps=30, log_every=10, sample_every=100,
-                                  checkpoint_every=100), synthetic_dataset(), tmp_path / "r")
+    trainer = Trainer(
+        tiny_config(steps=30, log_every=10, sample_every=100, checkpoint_every=100),
+        synthetic_dataset(),
+        tmp_path / "r",
+    )
     trainer.run()
     checked = 0
     for model in (trainer.G, trainer.D):
@@ -120,8 +131,16 @@ def test_learns_the_colour_of_a_one_colour_dataset(tmp_path):
     colour = np.array([230, 40, 40], dtype=np.uint8)  # red
     images = np.broadcast_to(colour, (32, 32, 32, 3)).copy()
     data = ImageDataset(images, np.zeros(32, dtype=np.int64), [], [], "red")
-    cfg = tiny_config(steps=120, batch_size=8, log_every=20, sample_every=120,
-                      checkpoint_every=1000, lr_g=1e-3, lr_d=2e-3, ema=False)
+    cfg = tiny_config(
+        steps=120,
+        batch_size=8,
+        log_every=20,
+        sample_every=120,
+        checkpoint_every=1000,
+        lr_g=1e-3,
+        lr_d=2e-3,
+        ema=False,
+    )
     trainer = Trainer(cfg, data, tmp_path / "red")
     grids = []
     trainer.add_listener(lambda e: grids.append(e) if isinstance(e, SampleGrid) else None)
@@ -166,8 +185,12 @@ def test_pause_resume_and_stop_from_another_thread(tmp_path):
 
 def test_non_finite_losses_stop_training_and_keep_the_last_good_checkpoint(tmp_path):
     events = []
-    trainer = Trainer(tiny_config(steps=9, log_every=3, checkpoint_every=3),
-                      synthetic_dataset(), tmp_path / "r", listeners=[events.append])
+    trainer = Trainer(
+        tiny_config(steps=9, log_every=3, checkpoint_every=3),
+        synthetic_dataset(),
+        tmp_path / "r",
+        listeners=[events.append],
+    )
     original = trainer._train_step
 
     def poisoned():

@@ -1,0 +1,140 @@
+"""The command line end to end on the bundled demo data, as a user runs it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from sagan_engine.cli import main
+
+
+def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sagan_engine", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("cli") / "run"
+    result = cli("train", "--demo", "--steps", "2", "--batch-size", "8", "--out", str(run))
+    assert result.returncode == 0, result.stderr
+    assert "completed at step 2" in result.stdout
+    assert "1477 images, 8 classes" in result.stderr
+    return run
+
+
+def test_train_writes_a_run_folder(demo_run):
+    assert (demo_run / "config.json").is_file()
+    assert (demo_run / "checkpoints" / "step_000002.safetensors").is_file()
+    assert (demo_run / "metrics.csv").read_text().startswith("step,loss_d,loss_g")
+
+
+def test_resume_continues_the_run(demo_run, tmp_path):
+    run = shutil.copytree(demo_run, tmp_path / "run")
+    result = cli("train", "--resume", str(run), "--steps", "3")
+    assert result.returncode == 0, result.stderr
+    assert "resumed from" in result.stderr and "completed at step 3" in result.stdout
+
+
+def test_sample_writes_a_grid(demo_run, tmp_path):
+    out = tmp_path / "grid.png"
+    assert (
+        main(
+            [
+                "sample",
+                "--run",
+                str(demo_run),
+                "--n",
+                "9",
+                "--columns",
+                "3",
+                "--padding",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert Image.open(out).size == (3 * 33 + 1, 3 * 33 + 1)
+
+
+def test_attention_writes_a_figure(demo_run, tmp_path):
+    out = tmp_path / "attention.png"
+    code = main(
+        [
+            "attention",
+            "--run",
+            str(demo_run),
+            "--seed",
+            "3",
+            "--class",
+            "2",
+            "--query",
+            "4,4",
+            "--query",
+            "20,25",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    # One row per query; a column for the marked image and one per attention layer, each
+    # cell 192 px (32 px scaled by 6) with 6 px gaps, under a 16 px title line.
+    assert Image.open(out).size == (2 * (192 + 6) + 6, 16 + 2 * (192 + 6) + 6)
+
+
+def test_info_and_export(demo_run, tmp_path, capsys):
+    assert main(["info", "--run", str(demo_run)]) == 0
+    text = capsys.readouterr().out
+    assert "step: 2" in text and "smileys_emotion" in text
+    out = tmp_path / "metrics.csv"
+    assert main(["export", "--run", str(demo_run), "--csv", str(out)]) == 0
+    assert out.read_text().splitlines()[0].startswith("step,")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--data", "/no/such/folder", "--steps", "1"], "/no/such/folder"),
+        (["sample", "--run", "/no/such/run", "--out", "x.png"], "/no/such/run"),
+        (["attention", "--run", "/no/such/run", "--query", "1,1", "--out", "x.png"], "no/such"),
+    ],
+)
+def test_bad_paths_print_one_line_and_fail(args, message, capsys):
+    assert main(args) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("error:") and message in last
+
+
+def test_bad_arguments_fail(demo_run, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["attention", "--run", str(demo_run), "--query", "nope", "--out", "x.png"])
+    assert exit_info.value.code == 2
+    assert (
+        main(
+            [
+                "attention",
+                "--run",
+                str(demo_run),
+                "--class",
+                "0",
+                "--query",
+                "99,0",
+                "--out",
+                "x.png",
+            ]
+        )
+        == 2
+    )
+    assert "outside" in capsys.readouterr().err
+    assert main(["sample", "--run", str(demo_run), "--class", "42", "--out", "x.png"]) == 2
+    assert "out of range" in capsys.readouterr().err
