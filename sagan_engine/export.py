@@ -105,7 +105,7 @@ def attention_figure(
         "RGB", (columns * (cell[0] + pad) + pad, title_h + rows * (cell[1] + pad) + pad), "white"
     )
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default()
+    font = ImageFont.load_default(size=13)
     base = Image.fromarray(result.image).resize(cell, Image.NEAREST)
     titles = ["query"] + [layer.name for layer in result.layers]
     for col, title in enumerate(titles):
