@@ -3,7 +3,6 @@
 import sys
 
 from sagan_engine.trainer import Trainer
-
 from tests.engine.conftest import synthetic_dataset, tiny_config
 
 if __name__ == "__main__":
