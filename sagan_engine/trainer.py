@@ -71,6 +71,14 @@ class Trainer:
             config = config.replace(model={"num_classes": dataset.num_classes})
         elif not dataset.num_classes and config.model.num_classes:
             config = config.replace(model={"num_classes": 0})
+        if dataset.images.ndim != 4 or dataset.images.shape[1:] != (
+            config.model.resolution, config.model.resolution, 3
+        ):
+            raise ConfigError(
+                f"the dataset holds images of shape {dataset.images.shape[1:]}, but the model "
+                f"trains at {config.model.resolution}x{config.model.resolution}: load the data "
+                "at the model's resolution"
+            )
         self.config = config
         self.dataset = dataset
         self.run_folder = RunFolder(run_dir or default_runs_dir() / new_run_name(config.preset))
@@ -265,8 +273,8 @@ class Trainer:
         for _ in range(self.config.train.n_dis):
             d_stats += self._d_step()
         d_stats /= self.config.train.n_dis
-        g_loss = self._g_step()
-        with self._lock:
+        with self._lock:  # a snapshot never sees half-updated weights
+            g_loss = self._g_step()
             self._update_ema()
         return torch.cat([d_stats, g_loss[None]])
 

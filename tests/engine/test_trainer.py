@@ -231,3 +231,10 @@ def test_generator_snapshot_is_a_detached_copy(tmp_path):
     key = "linear.parametrizations.weight.original"
     state[key].zero_()
     assert not torch.equal(trainer.G_ema.state_dict()[key], state[key])
+
+
+def test_dataset_at_another_resolution_is_refused(tmp_path):
+    from sagan_engine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="64x64|32x32"):
+        Trainer(tiny_config(), synthetic_dataset(resolution=64), tmp_path / "r")
