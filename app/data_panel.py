@@ -1,0 +1,254 @@
+"""Choosing the training data: the bundled demo set or a folder (chooser, typed path or a folder
+dropped on the window), and a summary of what the folder holds, found by a background scan
+that shows progress and can be cancelled."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.data_loader_worker import FolderSummary, summarise_folder
+from app.jobs import Job, JobRunner
+from app.style import ERROR, MUTED
+from sagan_engine.imaging import make_grid
+
+MAX_SKIPS_LISTED = 500
+
+
+def pixmap_of(image: np.ndarray) -> QPixmap:
+    """A QPixmap of a uint8 (H, W, 3) array (copied, so the array may go)."""
+    image = np.ascontiguousarray(image)
+    height, width = image.shape[:2]
+    qimage = QImage(image.data, width, height, 3 * width, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(qimage.copy())
+
+
+class DataPanel(QGroupBox):
+    """Emits ``source_changed`` with a folder path, or None for the demo set."""
+
+    source_changed = Signal(object)
+    summary_ready = Signal(object)  # FolderSummary
+    scan_failed = Signal(str)
+
+    def __init__(self, jobs: JobRunner, parent: QWidget | None = None) -> None:
+        super().__init__("Data", parent)
+        self._jobs = jobs
+        self._scan: Job | None = None
+        self.summary: FolderSummary | None = None
+        self._source: str | None = ""  # the source last announced ("" = none yet)
+        self._summary_html = ""
+
+        self.demo_choice = QRadioButton("Bundled demo set (emoji)")
+        self.demo_choice.setToolTip("1477 emoji in 8 classes, bundled with SAGAN Studio")
+        self.folder_choice = QRadioButton("Image folder")
+        self.folder_choice.setToolTip(
+            "Any folder of images, searched recursively. Images in two or more sub-folders "
+            "make a class-conditional model, one class per sub-folder."
+        )
+        group = QButtonGroup(self)
+        group.addButton(self.demo_choice)
+        group.addButton(self.folder_choice)
+        self.demo_choice.setChecked(True)
+        self.path_edit = QLineEdit()
+        self.path_edit.setPlaceholderText("a folder of images, or drop one on the window")
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.setToolTip("Choose a folder of images")
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.path_edit, 1)
+        folder_row.addWidget(self.browse_button)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(10)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop scanning the folder")
+        scan_row = QHBoxLayout()
+        scan_row.addWidget(self.progress, 1)
+        scan_row.addWidget(self.cancel_button)
+        self.scan_row = QWidget()
+        self.scan_row.setLayout(scan_row)
+        scan_row.setContentsMargins(0, 0, 0, 0)
+        self.scan_row.setVisible(False)
+
+        self.summary_label = QLabel("")
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextFormat(Qt.TextFormat.RichText)
+        self.thumbnails = QLabel()
+        self.thumbnails.setAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.skipped_list = QListWidget()
+        self.skipped_list.setMaximumHeight(90)
+        self.skipped_list.setToolTip("Files left out, and why")
+        self.skipped_list.setVisible(False)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.demo_choice)
+        layout.addWidget(self.folder_choice)
+        layout.addLayout(folder_row)
+        layout.addWidget(self.scan_row)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.thumbnails)
+        layout.addWidget(self.skipped_list)
+
+        self.demo_choice.toggled.connect(self._on_choice)
+        self.browse_button.clicked.connect(self.browse)
+        self.path_edit.editingFinished.connect(self._on_path_edited)
+        self.cancel_button.clicked.connect(self.cancel_scan)
+
+    # ------------------------------------------------------------------ the source
+    @property
+    def folder(self) -> str | None:
+        """The chosen folder, or None for the demo set."""
+        if self.demo_choice.isChecked():
+            return None
+        return self.path_edit.text().strip()
+
+    def use_demo(self) -> None:
+        if not self.demo_choice.isChecked():
+            self.demo_choice.setChecked(True)  # _on_choice rescans
+        else:
+            self._source_changed()
+
+    def set_folder(self, path: str | Path) -> None:
+        self.path_edit.setText(str(path))
+        if not self.folder_choice.isChecked():
+            self.folder_choice.setChecked(True)
+        else:
+            self._source_changed()
+
+    def browse(self) -> None:
+        start = self.path_edit.text() or str(Path.home())
+        chosen = QFileDialog.getExistingDirectory(self, "Choose a folder of images", start)
+        if chosen:
+            self.set_folder(chosen)
+
+    def _on_choice(self, _checked: bool) -> None:
+        self._source_changed()
+
+    def _on_path_edited(self) -> None:
+        text = self.path_edit.text().strip()
+        if text and (self.demo_choice.isChecked() or text != self._source):
+            self.set_folder(text)
+
+    def _source_changed(self) -> None:
+        folder = self.folder
+        self._source = folder
+        if folder == "":
+            self._show_message("Choose a folder of images (Browse…, or drop it on the window).")
+            return
+        self.source_changed.emit(folder)
+        self.scan(folder)
+
+    # ------------------------------------------------------------------ scanning
+    def scan(self, folder: str | None) -> None:
+        self.cancel_scan()
+        self.summary = None
+        self.scan_row.setVisible(True)
+        self._show_message("Scanning…")
+        job = self._jobs.start(lambda job: summarise_folder(folder, job.should_stop), "scan")
+        self._scan = job
+        job.succeeded.connect(lambda summary: self._on_summary(job, summary))
+        job.failed.connect(lambda message, _details: self._on_failed(job, message))
+        job.cancelled.connect(lambda: self._on_cancelled(job))
+
+    def cancel_scan(self) -> None:
+        if self._scan is not None:
+            self._scan.cancel()
+
+    @property
+    def scanning(self) -> bool:
+        return self._scan is not None
+
+    def _finish(self, job: Job) -> bool:
+        if job is not self._scan:
+            return False  # an older scan, replaced by a newer one
+        self._scan = None
+        self.scan_row.setVisible(False)
+        return True
+
+    def _on_cancelled(self, job: Job) -> None:
+        if self._finish(job):
+            self._show_message("Scan cancelled.")
+
+    def _on_failed(self, job: Job, message: str) -> None:
+        if self._finish(job):
+            self._show_message(message, error=True)
+            self.scan_failed.emit(message)
+
+    def _on_summary(self, job: Job, summary: FolderSummary) -> None:
+        if not self._finish(job):
+            return
+        self.summary = summary
+        self.show_summary(summary)
+        self.summary_ready.emit(summary)
+
+    # ------------------------------------------------------------------ showing
+    def _show_message(self, text: str, error: bool = False) -> None:
+        colour = ERROR if error else MUTED
+        self._summary_html = f'<span style="color:{colour}">{html.escape(text)}</span>'
+        self.summary_label.setText(self._summary_html)
+        self.thumbnails.clear()
+        self.skipped_list.clear()
+        self.skipped_list.setVisible(False)
+
+    def show_summary(self, summary: FolderSummary) -> None:
+        noun = "image file" if summary.files == 1 else "image files"
+        lines = [f"<b>{summary.files}</b> {noun}"]
+        if summary.class_names:
+            classes = ", ".join(
+                f"{html.escape(name)} ({count})"
+                for name, count in zip(summary.class_names, summary.class_counts, strict=True)
+            )
+            lines.append(
+                f"<b>{len(summary.class_names)}</b> classes → a class-conditional model: {classes}"
+            )
+        else:
+            lines.append("no class sub-folders → an unconditional model")
+        lines.append(f"{len(summary.skipped)} skipped" if summary.skipped else "nothing skipped")
+        if summary.unusable:
+            lines.append(
+                f'<span style="color:{ERROR}">none of these files can be decoded: '
+                "see the reasons below</span>"
+            )
+        self._summary_html = "<br>".join(lines)
+        self.summary_label.setText(self._summary_html)
+        if len(summary.thumbnails):
+            strip = make_grid(summary.thumbnails, columns=6, padding=2, background=43)
+            self.thumbnails.setPixmap(pixmap_of(strip))
+        else:
+            self.thumbnails.clear()
+        self.show_skipped(summary.skipped)
+
+    def show_skipped(self, skipped) -> None:
+        self.skipped_list.clear()
+        for skip in list(skipped)[:MAX_SKIPS_LISTED]:
+            self.skipped_list.addItem(f"{skip.path} — {skip.reason}")
+        if len(skipped) > MAX_SKIPS_LISTED:
+            self.skipped_list.addItem(f"… and {len(skipped) - MAX_SKIPS_LISTED} more")
+        self.skipped_list.setVisible(bool(skipped))
+
+    def show_loaded(self, images: int, skipped) -> None:
+        """After training loaded the data: how many images it really uses."""
+        note = f"training uses {images} images" + (f", {len(skipped)} skipped" if skipped else "")
+        self.summary_label.setText(
+            f'{self._summary_html}<br><span style="color:{MUTED}">{note}</span>'
+        )
+        self.show_skipped(skipped)

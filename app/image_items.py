@@ -1,0 +1,87 @@
+"""Small pyqtgraph building blocks shared by the image views.
+
+Importing this module sets pyqtgraph's options (row-major images): every view that shows an
+image imports it, so arrays are always (row, column, rgb), as the engine gives them."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget, QWidget
+
+from app.style import MUTED, configure_pyqtgraph
+
+configure_pyqtgraph()
+
+
+class ClickableImage(pg.ImageItem):
+    """An ImageItem that reports clicks in image pixel coordinates (x = column, y = row)."""
+
+    clicked = Signal(float, float, object)  # x, y, Qt.MouseButton
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph's name
+        if ev.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            ev.accept()
+            pos = ev.pos()
+            self.clicked.emit(pos.x(), pos.y(), ev.button())
+
+
+def image_view_box(view: pg.GraphicsLayoutWidget, row: int = 0, col: int = 0) -> pg.ViewBox:
+    """A view box for showing (not exploring) an image: square pixels, y down, no panning."""
+    box = view.addViewBox(row=row, col=col)
+    box.setAspectLocked(True)
+    box.invertY(True)
+    box.setMouseEnabled(False, False)
+    box.setMenuEnabled(False)
+    box.enableAutoRange(enable=False)
+    return box
+
+
+def fit(box: pg.ViewBox, width: float, height: float) -> None:
+    box.setRange(xRange=(0, width), yRange=(0, height), padding=0.02)
+
+
+def pixel_to_viewport(view: pg.GraphicsView, item: pg.GraphicsObject, x: float, y: float) -> QPoint:
+    """Where pixel (x, y) of ``item`` lies in the view's viewport (for tests and tooltips)."""
+    box = item.getViewBox()
+    if box is not None:
+        box.updateMatrix()  # pyqtgraph defers it to the next paint
+    return view.mapFromScene(item.mapToScene(QPointF(x, y)))
+
+
+def placeholder(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {MUTED}; font-size: 13pt; padding: 24px;")
+    return label
+
+
+class PlaceholderStack(QStackedWidget):
+    """Shows a hint until there is something to show, then the real widget."""
+
+    def __init__(self, hint: str, content: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.hint = placeholder(hint)
+        self.addWidget(self.hint)
+        self.addWidget(content)
+
+    def show_hint(self, text: str | None = None) -> None:
+        if text is not None:
+            self.hint.setText(text)
+        self.setCurrentIndex(0)
+
+    def show_content(self) -> None:
+        self.setCurrentIndex(1)
+
+
+def title_label(text: str = "") -> QLabel:
+    """A view's title: bold, and allowed to shrink (elided by the layout, never widening it)."""
+    label = QLabel(text)
+    label.setObjectName("viewTitle")
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label

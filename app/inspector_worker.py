@@ -1,0 +1,276 @@
+"""The one worker that owns a generator: it loads a trained model or follows the training (on
+snapshots of G's EMA copy), draws samples from seeds and answers attention queries, all on its
+own thread. The GUI sends requests and shows the latest answer; a request not yet started is
+replaced by a newer one of the same kind, so a burst of clicks never queues up work."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from app.jobs import error_details, user_message
+from sagan_engine.attention import AttentionResult, Query, attention_maps
+from sagan_engine.checkpoint import load_generator
+from sagan_engine.config import RunConfig
+from sagan_engine.models import Generator
+from sagan_engine.runs import RunFolder
+from sagan_engine.sampling import generate, latents
+
+SnapshotSource = Callable[[], tuple[RunConfig, dict[str, torch.Tensor]]]
+_SAMPLE_BATCH = 64
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A generator loaded from a checkpoint, as the GUI needs to describe it."""
+
+    checkpoint: str
+    run_dir: str | None  # the run folder the checkpoint lies in, if any
+    config: RunConfig
+    step: int
+    class_names: tuple[str, ...]
+    is_ema: bool
+    attention_layers: tuple[str, ...]
+    gammas: dict[str, float]  # gamma of each of G's attention layers
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    """Images of a generator and the latents (and classes) they came from."""
+
+    images: np.ndarray  # uint8 (N, H, W, 3)
+    z: np.ndarray  # float32 (N, z_dim)
+    labels: np.ndarray | None  # int64 (N,) for conditional models
+    step: int | None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class AttentionReply:
+    token: int
+    result: AttentionResult
+
+
+@dataclass(frozen=True)
+class _Load:
+    path: str
+
+
+@dataclass(frozen=True)
+class _Follow:
+    snapshot: SnapshotSource
+
+
+@dataclass(frozen=True)
+class _Draw:
+    count: int
+    seed: int
+    label: int | None  # None: cycle through the classes of a conditional model
+
+
+@dataclass(frozen=True)
+class _Query:
+    token: int
+    z: np.ndarray
+    label: int | None
+    queries: tuple[Query, ...]
+
+
+class _Renderer(QObject):
+    """Lives on the worker thread; the only code that touches the generator."""
+
+    loaded = Signal(object)
+    following = Signal()
+    samples_ready = Signal(object)
+    attention_ready = Signal(object)
+    failed = Signal(str, str, str)  # what ("load", "samples", "attention"), message, details
+
+    def __init__(self, pending: dict, lock: threading.Lock) -> None:
+        super().__init__()
+        self._pending = pending
+        self._lock = lock
+        self.generator: Generator | None = None
+        self.info: ModelInfo | None = None
+        self.snapshot: SnapshotSource | None = None
+        self.snapshot_stale = True
+
+    def _next(self) -> tuple[str, object] | None:
+        """The first pending request in this order: a new model before what is asked of it."""
+        with self._lock:
+            for kind in ("source", "stale", "samples", "attention"):
+                if kind in self._pending:
+                    return kind, self._pending.pop(kind)
+        return None
+
+    @Slot()
+    def process(self) -> None:
+        handlers = {
+            "source": self._set_source,
+            "stale": self._mark_stale,
+            "samples": self._draw,
+            "attention": self._attention,
+        }
+        while (item := self._next()) is not None:
+            kind, request = item
+            try:
+                handlers[kind](request)
+            except Exception as err:  # noqa: BLE001 - reported to the GUI, worker lives on
+                what = {"source": "load", "stale": "attention"}.get(kind, kind)
+                self.failed.emit(what, user_message(err), error_details(err))
+
+    def _set_source(self, request: _Load | _Follow) -> None:
+        if isinstance(request, _Follow):
+            self.snapshot, self.snapshot_stale = request.snapshot, True
+            self.generator, self.info = None, None
+            self.following.emit()
+            return
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        loaded = load_generator(request.path, device=device)  # on failure, the old one stays
+        run_dir = loaded.checkpoint.parent.parent
+        self.snapshot = None
+        self.generator = loaded.generator
+        self.info = ModelInfo(
+            checkpoint=str(loaded.checkpoint),
+            run_dir=str(run_dir) if RunFolder(run_dir).is_run() else None,
+            config=loaded.config,
+            step=loaded.step,
+            class_names=tuple(loaded.class_names),
+            is_ema=loaded.is_ema,
+            attention_layers=tuple(name for name, _ in loaded.generator.attention_layers()),
+            gammas={
+                name: float(layer.gamma.detach())
+                for name, layer in loaded.generator.attention_layers()
+            },
+        )
+        self.loaded.emit(self.info)
+
+    def _mark_stale(self, _request: object) -> None:
+        self.snapshot_stale = True
+
+    def _generator(self) -> Generator:
+        if self.snapshot is not None and (self.generator is None or self.snapshot_stale):
+            config, state = self.snapshot()
+            if self.generator is None or self.generator.cfg != config.model:
+                self.generator = Generator(config.model)
+            self.generator.load_state_dict(state)
+            self.generator.eval()
+            self.snapshot_stale = False
+        if self.generator is None:
+            raise RuntimeError("no generator yet: train or open a model first")
+        return self.generator
+
+    def _draw(self, request: _Draw) -> None:
+        generator = self._generator()
+        cfg = generator.cfg
+        # The engine's seeds-to-latents: a seed gives the same images here and in the CLI.
+        z = latents(request.count, cfg.z_dim, request.seed)
+        labels = None
+        if cfg.num_classes:
+            if request.label is None:
+                labels = torch.arange(request.count) % cfg.num_classes
+            else:
+                labels = torch.full((request.count,), int(request.label))
+        parts = [
+            generate(
+                generator,
+                z[start : start + _SAMPLE_BATCH],
+                None if labels is None else labels[start : start + _SAMPLE_BATCH],
+            )
+            for start in range(0, request.count, _SAMPLE_BATCH)
+        ]
+        self.samples_ready.emit(
+            SampleSet(
+                images=np.concatenate(parts),
+                z=z.numpy(),
+                labels=None if labels is None else labels.numpy(),
+                step=self.info.step if self.info else None,
+                seed=request.seed,
+            )
+        )
+
+    def _attention(self, request: _Query) -> None:
+        generator = self._generator()
+        result = attention_maps(generator, request.z, request.label, list(request.queries))
+        self.attention_ready.emit(AttentionReply(request.token, result))
+
+
+class InspectorWorker(QObject):
+    """GUI-side handle of the generator worker. Every method returns at once."""
+
+    model_loaded = Signal(object)  # ModelInfo
+    following_training = Signal()
+    samples_ready = Signal(object)  # SampleSet
+    attention_ready = Signal(object)  # AttentionReply, only the newest request's
+    failed = Signal(str, str, str)  # what, message, details
+
+    _wake = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._pending: dict[str, object] = {}
+        self._tokens = itertools.count(1)
+        self._latest_token = 0
+        self._thread = QThread(self)
+        self._thread.setObjectName("sagan-inspector")
+        self._renderer = _Renderer(self._pending, self._lock)
+        self._renderer.moveToThread(self._thread)
+        self._wake.connect(self._renderer.process)
+        self._renderer.loaded.connect(self.model_loaded)
+        self._renderer.following.connect(self.following_training)
+        self._renderer.samples_ready.connect(self.samples_ready)
+        self._renderer.attention_ready.connect(self._on_attention)
+        self._renderer.failed.connect(self.failed)
+        self._thread.finished.connect(self._renderer.deleteLater)
+        self._thread.start()
+
+    def _request(self, kind: str, request: object) -> None:
+        with self._lock:
+            self._pending[kind] = request
+        self._wake.emit()
+
+    def load_model(self, path: str | Path) -> None:
+        """Load G (its EMA copy when saved) from a run folder or checkpoint file."""
+        with self._lock:  # anything asked of the previous model is moot
+            self._pending.clear()
+        self._request("source", _Load(str(path)))
+
+    def follow_training(self, snapshot: SnapshotSource) -> None:
+        """Answer queries with snapshots of a training generator (``snapshot()`` thread-safe)."""
+        with self._lock:
+            self._pending.clear()
+        self._request("source", _Follow(snapshot))
+
+    def snapshot_outdated(self) -> None:
+        """Training moved on: the next query takes a fresh snapshot."""
+        self._request("stale", True)
+
+    def draw_samples(self, count: int, seed: int, label: int | None = None) -> None:
+        self._request("samples", _Draw(count, seed, label))
+
+    def query_attention(
+        self, z: np.ndarray, label: int | None, queries: list[Query] | tuple[Query, ...]
+    ) -> int:
+        """Ask for the attention maps of ``queries`` in the image of ``z``; returns a token."""
+        token = next(self._tokens)
+        self._latest_token = token
+        self._request("attention", _Query(token, np.asarray(z), label, tuple(queries)))
+        return token
+
+    @Slot(object)
+    def _on_attention(self, reply: AttentionReply) -> None:
+        if reply.token == self._latest_token:  # an older answer is already out of date
+            self.attention_ready.emit(reply)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        with self._lock:
+            self._pending.clear()
+        self._thread.quit()
+        self._thread.wait(timeout_ms)

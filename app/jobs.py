@@ -1,0 +1,125 @@
+"""Short background jobs on a thread pool: scanning a folder, reading a run's metrics, writing
+an export. The GUI thread starts a job and gets its result, failure or progress as a signal;
+it never waits on one."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from sagan_engine.errors import SaganError
+
+
+def user_message(err: BaseException) -> str:
+    """One line a user can act on, for any exception a job or the training raised."""
+    if isinstance(err, SaganError):
+        return str(err)
+    if isinstance(err, OSError):
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        return f"file system error{where}: {err.strerror or err}"
+    if isinstance(err, MemoryError):
+        return "out of memory"
+    return f"{type(err).__name__}: {err}"
+
+
+def error_details(err: BaseException) -> str:
+    """The traceback, for a "details" box; empty for the engine's own, self-explaining errors."""
+    if isinstance(err, SaganError):
+        return ""
+    return "".join(traceback.format_exception(type(err), err, err.__traceback__))
+
+
+class Job(QObject):
+    """One piece of background work: ``work(job)`` runs on a pool thread.
+
+    ``work`` may call :meth:`report` for progress and should poll :meth:`should_stop`. Exactly
+    one of ``succeeded`` / ``failed`` / ``cancelled`` is emitted, then ``finished``; all arrive
+    on the GUI thread.
+    """
+
+    progress = Signal(int, int)
+    succeeded = Signal(object)
+    failed = Signal(str, str)  # message, details
+    cancelled = Signal()
+    finished = Signal()
+
+    _done = Signal(str, object)  # from the pool thread to this object (queued)
+
+    def __init__(self, work: Callable[[Job], Any], name: str = "") -> None:
+        super().__init__()
+        self.name = name
+        self._work = work
+        self._stop = threading.Event()
+        self._done.connect(self._deliver)
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    def should_stop(self) -> bool:
+        return self._stop.is_set()
+
+    def report(self, done: int, total: int) -> None:
+        self.progress.emit(int(done), int(total))
+
+    def execute(self) -> None:
+        """Runs on the pool thread."""
+        try:
+            result = self._work(self)
+        except BaseException as err:  # noqa: BLE001 - every failure reaches the GUI
+            if self._stop.is_set():
+                self._done.emit("cancelled", None)
+            else:
+                self._done.emit("failed", (user_message(err), error_details(err)))
+            return
+        self._done.emit("cancelled" if self._stop.is_set() else "succeeded", result)
+
+    @Slot(str, object)
+    def _deliver(self, outcome: str, payload: object) -> None:
+        if outcome == "succeeded":
+            self.succeeded.emit(payload)
+        elif outcome == "failed":
+            message, details = payload  # type: ignore[misc]
+            self.failed.emit(message, details)
+        else:
+            self.cancelled.emit()
+        self.finished.emit()
+
+
+class _Runnable(QRunnable):
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self.job = job
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        self.job.execute()
+
+
+class JobRunner(QObject):
+    """Starts jobs on its own small pool and keeps them alive until they finish."""
+
+    def __init__(self, parent: QObject | None = None, threads: int = 2) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads)
+        self._jobs: set[Job] = set()
+
+    def start(self, work: Callable[[Job], Any], name: str = "") -> Job:
+        job = Job(work, name)
+        self._jobs.add(job)
+        job.finished.connect(lambda: self._jobs.discard(job))
+        self._pool.start(_Runnable(job))
+        return job
+
+    def active(self, name: str | None = None) -> list[Job]:
+        return [job for job in self._jobs if name is None or job.name == name]
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel every job and wait for the pool (only when the window closes)."""
+        for job in list(self._jobs):
+            job.cancel()
+        return self._pool.waitForDone(timeout_ms)

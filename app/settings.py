@@ -1,0 +1,99 @@
+"""What the app remembers between sessions (QSettings): window layout, last folder, last run,
+where runs are saved. One place names every key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from sagan_engine.runs import default_runs_dir
+
+ORGANISATION = "SAGAN Studio"
+APP_NAME = "sagan-studio"
+
+GEOMETRY = "window/geometry"
+WINDOW_STATE = "window/state"
+LAST_FOLDER = "data/last_folder"
+USE_DEMO = "data/use_demo"
+LAST_RUN = "runs/last_run"
+RUNS_DIR = "runs/runs_dir"
+PRESET = "model/preset"
+
+
+class Settings:
+    """Typed access to the stored settings; tests pass a QSettings on a temporary file."""
+
+    def __init__(self, store: QSettings | None = None) -> None:
+        self.store = store if store is not None else QSettings(ORGANISATION, APP_NAME)
+
+    def _text(self, key: str) -> str:
+        value = self.store.value(key, "")
+        return value if isinstance(value, str) else ""
+
+    def _bytes(self, key: str) -> QByteArray | None:
+        value = self.store.value(key)
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    # window
+    @property
+    def geometry(self) -> QByteArray | None:
+        return self._bytes(GEOMETRY)
+
+    @geometry.setter
+    def geometry(self, value: QByteArray) -> None:
+        self.store.setValue(GEOMETRY, value)
+
+    @property
+    def window_state(self) -> QByteArray | None:
+        return self._bytes(WINDOW_STATE)
+
+    @window_state.setter
+    def window_state(self, value: QByteArray) -> None:
+        self.store.setValue(WINDOW_STATE, value)
+
+    # data
+    @property
+    def last_folder(self) -> str:
+        return self._text(LAST_FOLDER)
+
+    @last_folder.setter
+    def last_folder(self, value: str) -> None:
+        self.store.setValue(LAST_FOLDER, value)
+
+    @property
+    def use_demo(self) -> bool:
+        return self._text(USE_DEMO) != "false"
+
+    @use_demo.setter
+    def use_demo(self, value: bool) -> None:
+        self.store.setValue(USE_DEMO, "true" if value else "false")
+
+    @property
+    def preset(self) -> str:
+        return self._text(PRESET) or "demo"
+
+    @preset.setter
+    def preset(self, value: str) -> None:
+        self.store.setValue(PRESET, value)
+
+    # runs
+    @property
+    def last_run(self) -> str:
+        return self._text(LAST_RUN)
+
+    @last_run.setter
+    def last_run(self, value: str) -> None:
+        self.store.setValue(LAST_RUN, value)
+
+    @property
+    def runs_dir(self) -> Path:
+        chosen = self._text(RUNS_DIR)
+        return Path(chosen) if chosen else default_runs_dir()
+
+    @runs_dir.setter
+    def runs_dir(self, value: str | Path) -> None:
+        self.store.setValue(RUNS_DIR, str(value))
+
+    def sync(self) -> None:
+        self.store.sync()

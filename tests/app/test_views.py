@@ -1,0 +1,151 @@
+"""The views on their own, fed plain data: the sample grid's click mapping, the attention
+inspector's query points and panels, and the curves' settings for long runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from app.attention_view import MAX_QUERIES, AttentionView
+from app.curves_view import CurvesView
+from app.data_panel import DataPanel
+from app.jobs import JobRunner
+from app.sample_grid_view import PADDING, SampleGridView
+from sagan_engine.attention import AttentionResult, LayerAttention
+from sagan_engine.data import LoadStopped
+from sagan_engine.events import StepStats
+
+
+def images(count: int, size: int = 32) -> np.ndarray:
+    rng = np.random.default_rng(count)
+    return rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
+
+
+def result_for(queries, image, grids=((8, 8), (16, 16))) -> AttentionResult:
+    layers = []
+    for h, w in grids:
+        maps = np.random.default_rng(h).random((len(queries), h, w)).astype(np.float32)
+        layers.append(LayerAttention(f"G attention {h}x{w}", (h, w), maps / maps.sum()))
+    return AttentionResult(image, tuple(queries), layers)
+
+
+def test_grid_maps_pixels_to_samples(qtbot):
+    view = SampleGridView()
+    qtbot.addWidget(view)
+    view.resize(400, 400)
+    view.show()
+    with qtbot.waitSignal(view.samples_shown):
+        view.set_samples(images(5), "five samples")
+    assert view.columns == 3
+    cell = 32 + PADDING
+    assert view.sample_at(PADDING, PADDING) == (0, 0, 0)
+    assert view.sample_at(PADDING + cell + 4, PADDING + 31) == (1, 31, 4)
+    assert view.sample_at(PADDING + 32, PADDING) is None  # on the padding
+    assert view.sample_at(PADDING + 2 * cell + 1, PADDING + cell + 1) is None  # no 6th sample
+    with qtbot.waitSignal(view.sample_clicked) as clicked:
+        qtbot.mouseClick(
+            view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=view.viewport_pos(4, 9, 30)
+        )
+    assert clicked.args == [4, 9, 30] and view.selected == 4 and view.selection.isVisible()
+
+
+def test_inspector_points_colours_and_panels(qtbot):
+    view = AttentionView()
+    qtbot.addWidget(view)
+    view.resize(700, 400)
+    view.show()
+    image = images(1)[0]
+    view.show_sample(image, "a sample", [(3, 4)])
+    asked = []
+    view.queries_changed.connect(asked.append)
+    with qtbot.waitSignal(view.queries_changed):
+        qtbot.mouseClick(
+            view.query_view.viewport(), Qt.MouseButton.LeftButton, pos=view.viewport_pos(20, 10)
+        )
+    assert view.queries == [(3, 4), (20, 10)]
+    with qtbot.waitSignal(view.heatmaps_shown) as shown:
+        view.show_result(result_for(view.queries, image))
+    assert shown.args == [4]
+    assert [(q, name, heat.shape) for q, name, heat in view.heatmaps()] == [
+        (0, "G attention 8x8", (8, 8, 3)),
+        (0, "G attention 16x16", (16, 16, 3)),
+        (1, "G attention 8x8", (8, 8, 3)),
+        (1, "G attention 16x16", (16, 16, 3)),
+    ]
+    # An answer to older points is not drawn over the new ones.
+    view.show_result(result_for([(1, 1)], image))
+    assert view.result.queries == ((3, 4), (20, 10))
+
+    view.opacity.setValue(40)
+    cell = view._cells[0][0]
+    assert cell.heat.opacity() == pytest.approx(0.4) and cell.base.isVisible()
+    view.over_image.setChecked(False)  # each map alone on its own grid
+    assert cell.heat.opacity() == 1.0 and not cell.base.isVisible()
+
+    with qtbot.waitSignal(view.queries_changed):
+        qtbot.mouseClick(
+            view.query_view.viewport(), Qt.MouseButton.RightButton, pos=view.viewport_pos(19, 11)
+        )
+    assert view.queries == [(3, 4)]
+    for row in range(MAX_QUERIES + 2):
+        view.add_query(row, row)
+    assert len(view.queries) == MAX_QUERIES and view.queries[-1] == (9, 9)
+    qtbot.mouseClick(view.clear_button, Qt.MouseButton.LeftButton)
+    assert view.queries == [] and asked[-1] == [] and view.heatmaps() == []
+
+
+def test_curves_are_built_for_long_runs(qtbot):
+    view = CurvesView()
+    qtbot.addWidget(view)
+    n = 20_000
+    batch = [
+        StepStats(s, 1.0, 2.0, 0.5, -0.5, {"G attention 16x16": s * 1e-5}, 10.0, 0.1, 1.0, 9.0)
+        for s in range(1, n + 1)
+    ]
+    view.add_stats(batch)
+    view.refresh()
+    for series in view._all_series():
+        for item in (series.line, series.raw):
+            assert item.opts["autoDownsample"] and item.opts["clipToView"]
+            assert item.opts["downsampleMethod"] == "peak"
+    steps, values = view.curve_data("G attention 16x16")
+    assert len(steps) == n and values[-1] == pytest.approx(0.2, rel=0.05)
+    view.clear()
+    assert len(view.history) == 0 and len(view.curve_data("loss_d")[0]) == 0
+
+
+def test_a_slow_scan_shows_progress_and_can_be_cancelled(qtbot, monkeypatch, tmp_path):
+    def endless_scan(folder, should_stop):
+        while not should_stop():
+            pass
+        raise LoadStopped()
+
+    monkeypatch.setattr("app.data_panel.summarise_folder", endless_scan)
+    jobs = JobRunner()
+    panel = DataPanel(jobs)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_folder(tmp_path)
+    assert panel.scanning and panel.scan_row.isVisible()
+    with qtbot.waitSignal(jobs.active()[0].finished, timeout=30_000):
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert not panel.scanning and not panel.scan_row.isVisible()
+    assert "cancelled" in panel.summary_label.text()
+    jobs.shutdown()
+
+
+def test_the_singletons_survive_many_qt_calls():
+    """PySide6 6.12 on Python 3.11 loses a reference to None per void call (refcount_guard)."""
+    import sys
+
+    from PySide6.QtCore import QObject
+
+    from app.refcount_guard import guard_singletons
+
+    guard_singletons()
+    probe = QObject()
+    before = sys.getrefcount(None)
+    for _ in range(200_000):  # more than None's whole count in an unguarded process
+        probe.setObjectName("x")
+    assert sys.getrefcount(None) > 0 and before - sys.getrefcount(None) <= 200_000

@@ -1,0 +1,93 @@
+"""Background jobs and the inspector worker: results arrive on the GUI thread, cancel works,
+and a burst of attention queries is answered with the newest one only."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from app.inspector_worker import InspectorWorker
+from app.jobs import JobRunner
+from sagan_engine.config import preset
+from sagan_engine.errors import DataError
+from sagan_engine.models import Generator
+
+TIMEOUT = 30_000
+
+
+@pytest.fixture
+def runner(qtbot):
+    jobs = JobRunner()
+    yield jobs
+    jobs.shutdown()
+
+
+def test_job_result_and_failure_arrive_on_the_gui_thread(qtbot, runner):
+    seen = []
+    job = runner.start(lambda job: threading.current_thread() is threading.main_thread())
+    job.succeeded.connect(lambda value: seen.append((value, threading.current_thread().name)))
+    with qtbot.waitSignal(job.finished, timeout=TIMEOUT):
+        pass
+    assert seen == [(False, threading.main_thread().name)]
+
+    def fail(job):
+        raise DataError("/data: folder not found")
+
+    job = runner.start(fail)
+    with qtbot.waitSignal(job.failed, timeout=TIMEOUT) as failed:
+        pass
+    assert failed.args == ["/data: folder not found", ""]
+
+
+def test_cancelled_job_reports_cancelled(qtbot, runner):
+    started = threading.Event()
+
+    def work(job):
+        started.set()
+        while not job.should_stop():
+            job.report(1, 2)
+            started.wait(0.001)
+        raise DataError("loading stopped")
+
+    job = runner.start(work)
+    assert started.wait(10)
+    with qtbot.waitSignal(job.cancelled, timeout=TIMEOUT):
+        job.cancel()
+    assert runner.active() == []
+
+
+def test_inspector_answers_only_the_newest_query(qtbot):
+    cfg = preset("demo").replace(model={"g_ch": 4, "z_dim": 8, "g_attention": (8, 16)})
+    torch.manual_seed(0)
+    state = Generator(cfg.model).state_dict()
+    inspector = InspectorWorker()
+    try:
+        inspector.follow_training(lambda: (cfg, state))
+        replies = []
+        inspector.attention_ready.connect(replies.append)
+        z = np.zeros(8, np.float32)
+        tokens = [inspector.query_attention(z, None, [(i % 32, 3)]) for i in range(30)]
+        qtbot.waitUntil(lambda: bool(replies) and replies[-1].token == tokens[-1], timeout=TIMEOUT)
+        assert all(reply.token <= tokens[-1] for reply in replies) and len(replies) < 30
+        result = replies[-1].result
+        assert result.queries == ((29, 3),)
+        assert [(layer.name, layer.maps.shape) for layer in result.layers] == [
+            ("G attention 8x8", (1, 8, 8)),
+            ("G attention 16x16", (1, 16, 16)),
+        ]
+        np.testing.assert_allclose(result.layers[0].maps.sum(), 1.0, rtol=1e-4)
+    finally:
+        inspector.shutdown()
+
+
+def test_inspector_reports_a_missing_model(qtbot, tmp_path):
+    inspector = InspectorWorker()
+    try:
+        with qtbot.waitSignal(inspector.failed, timeout=TIMEOUT) as failed:
+            inspector.load_model(tmp_path / "nothing here")
+        assert failed.args[0] == "load" and "nothing here" in failed.args[1]
+    finally:
+        inspector.shutdown()
