@@ -16,7 +16,7 @@ import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from app.jobs import error_details, user_message
-from sagan_engine.attention import AttentionResult, Query, attention_maps
+from sagan_engine.attention import AttentionResult, Query, attention_maps, fold_spectral_norm
 from sagan_engine.checkpoint import load_generator
 from sagan_engine.config import RunConfig
 from sagan_engine.models import Generator
@@ -96,7 +96,8 @@ class _Renderer(QObject):
         super().__init__()
         self._pending = pending
         self._lock = lock
-        self.generator: Generator | None = None
+        self.generator: Generator | None = None  # what queries run on: spectral norms folded
+        self._loader: Generator | None = None  # receives training snapshots, then is folded
         self.info: ModelInfo | None = None
         self.snapshot: SnapshotSource | None = None
         self.snapshot_stale = True
@@ -135,7 +136,7 @@ class _Renderer(QObject):
         loaded = load_generator(request.path, device=device)  # on failure, the old one stays
         run_dir = loaded.checkpoint.parent.parent
         self.snapshot = None
-        self.generator = loaded.generator
+        self.generator = fold_spectral_norm(loaded.generator)
         self.info = ModelInfo(
             checkpoint=str(loaded.checkpoint),
             run_dir=str(run_dir) if RunFolder(run_dir).is_run() else None,
@@ -157,10 +158,11 @@ class _Renderer(QObject):
     def _generator(self) -> Generator:
         if self.snapshot is not None and (self.generator is None or self.snapshot_stale):
             config, state = self.snapshot()
-            if self.generator is None or self.generator.cfg != config.model:
-                self.generator = Generator(config.model)
-            self.generator.load_state_dict(state)
-            self.generator.eval()
+            if self._loader is None or self._loader.cfg != config.model:
+                self._loader = Generator(config.model)
+            self._loader.load_state_dict(state)
+            # Spectral norms folded into plain weights once per snapshot, not once per click.
+            self.generator = fold_spectral_norm(self._loader, into=self.generator)
             self.snapshot_stale = False
         if self.generator is None:
             raise RuntimeError("no generator yet: train or open a model first")

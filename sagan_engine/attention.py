@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.nn.utils import parametrize
 
 from .imaging import to_uint8
 from .models import Generator
@@ -85,6 +86,34 @@ def attention_maps(
         maps = beta[0, rows].float().reshape(len(rows), *key_grid).cpu().numpy()
         layers.append(LayerAttention(name, grid, maps))
     return AttentionResult(to_uint8(image)[0], queries, layers)
+
+
+@torch.no_grad()
+def fold_spectral_norm(source: Generator, into: Generator | None = None) -> Generator:
+    """An eval-mode copy of G for queries, its spectrally normalised weights stored as the
+    plain weights W / sigma(W) they stand for (sigma from the stored u, v, as in eval mode).
+
+    It gives the same numbers as ``source.eval()`` without normalising every weight again at
+    each forward (about a quarter of a 64x64 attention query on a CPU). ``into``, the result
+    of an earlier call for the same model, is refilled instead of building a new one.
+    """
+    if into is None or into.cfg != source.cfg:
+        into = Generator(source.cfg)
+        for module in into.modules():
+            if parametrize.is_parametrized(module, "weight"):
+                parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
+        into = into.to(next(source.parameters()).device).eval().requires_grad_(False)
+    was_training = source.training
+    source.eval()
+    try:
+        state = {k: v for k, v in source.state_dict().items() if ".parametrizations." not in k}
+        for name, module in source.named_modules():
+            if parametrize.is_parametrized(module, "weight"):
+                state[f"{name}.weight"] = module.weight
+        into.load_state_dict(state)
+    finally:
+        source.train(was_training)
+    return into
 
 
 def _as_queries(query: Query | Sequence[Query]) -> tuple[Query, ...]:

@@ -23,7 +23,6 @@ import json
 import math
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from .config import PRESETS, RunConfig, preset
+from .config import PRECISIONS, PRESETS, RunConfig, TrainConfig, preset
 from .data import ImageDataset
 from .devices import autocast_dtype, describe_device, resolve_device
 from .events import StepStats
@@ -75,6 +74,10 @@ class TrainingRun:
     seconds: float
     images_per_s: float
     step_ms: float
+    # This process's CPU time over the same steps: with one thread, a figure that other
+    # programs on a shared machine disturb far less than wall time.
+    cpu_seconds: float
+    images_per_cpu_s: float
     peak_rss_mb: float | None
     rss_growth_mb: float | None  # RSS change over the timed steps
     cuda_max_allocated_mb: float | None
@@ -90,6 +93,7 @@ class PresetFigures:
     engine: TrainingRun
     reference: TrainingRun | None
     speedup: float | None  # engine images/s over the reference's
+    speedup_cpu_time: float | None  # the same by images per CPU-second (steadier when shared)
     flops_per_step: float | None
     achieved_flop_per_s: float | None
     fraction_of_peak: float | None
@@ -121,7 +125,7 @@ class MemoryTrend:
     first_mb: float | None
     last_mb: float | None
     peak_mb: float | None
-    slope_mb_per_1000_steps: float | None  # over the second half of the run
+    growth_mb: float | None  # from the start to the end of the run, after its warm-up
 
 
 @dataclass
@@ -131,8 +135,16 @@ class GuiCost:
     headless_images_per_s: float | None = None
     gui_images_per_s: float | None = None
     ratio: float | None = None
+    headless_images_per_cpu_s: float | None = None  # per CPU-second of the whole process
+    gui_images_per_cpu_s: float | None = None
+    ratio_cpu_time: float | None = None
+    ratio_clicking: float | None = None  # with a click every 2 s as well
     stall_p99_ms: float | None = None
     stall_max_ms: float | None = None
+    click_p50_ms: float | None = None  # click-to-attention while training runs
+    click_p95_ms: float | None = None
+    clicks: int = 0
+    gui_thread_cpu_share: float | None = None  # of one core, while training runs
 
 
 @dataclass
@@ -173,6 +185,7 @@ class BenchSettings:
     device: str = "auto"
     presets: tuple[str, ...] = ()  # empty: every preset that fits the device
     batch_size: int | None = None  # None: each preset's own
+    precision: str | None = None  # the engine's (the reference is fp32); None: the config's
     warmup_steps: int = 2
     min_steps: int = 5
     min_seconds: float = 20.0
@@ -183,11 +196,12 @@ class BenchSettings:
     attention_queries: int = 40
     memory_steps: int = 200
     matmul_size: int | None = None
-    matmul_seconds: float = 1.0
+    matmul_seconds: float = 2.0
     num_images: int = SYNTHETIC_IMAGES
     gui: bool = True
     gui_seconds: float = 30.0
     isolate: bool = True
+    threads: int | None = None  # torch threads of every measurement (None: PyTorch's choice)
     quick: bool = False
 
     @classmethod
@@ -202,8 +216,8 @@ class BenchSettings:
             breakdown_steps=1,
             attention_queries=4,
             memory_steps=6,
-            matmul_size=256,
-            matmul_seconds=0.05,
+            matmul_size=1024,
+            matmul_seconds=0.2,
             num_images=32,
             gui_seconds=4.0,
             quick=True,
@@ -223,6 +237,7 @@ class RunSpec:
     min_seconds: float
     breakdown_steps: int = 0
     num_images: int = SYNTHETIC_IMAGES
+    threads: int | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -298,43 +313,44 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def matmul_peak(
-    device: torch.device, dtype: torch.dtype, size: int | None = None, seconds: float = 1.0
+    device: torch.device, dtype: torch.dtype, size: int | None = None, seconds: float = 2.0
 ) -> MatmulPeak:
-    """The device's matmul throughput, from a timed large square matmul (best of a few)."""
-    if size is None:
-        size = 8192 if device.type == "cuda" else 2048
-    a = torch.randn(size, size, device=device).to(dtype)
-    b = torch.randn(size, size, device=device).to(dtype)
-    out = torch.empty(size, size, device=device, dtype=dtype)
-    torch.matmul(a, b, out=out)  # warm-up (library initialisation, clocks)
-    _synchronize(device)
-    best = 0.0
-    deadline = time.perf_counter() + seconds
-    while True:
-        start = time.perf_counter()
-        reps = 0
-        while reps < 3 or time.perf_counter() - start < seconds / 5:
-            torch.matmul(a, b, out=out)
-            reps += 1
-            if device.type == "cuda" and reps % 8 == 0:
-                _synchronize(device)
+    """The device's matmul throughput: the best of many short timed runs of a large square
+    matmul (the best, because on a shared machine a short run is sometimes undisturbed)."""
+    sizes = [size] if size else ([8192] if device.type == "cuda" else [1024, 2048])
+    best = MatmulPeak(str(dtype).removeprefix("torch."), sizes[0], 0.0)
+    for n in sizes:
+        a = torch.randn(n, n, device=device).to(dtype)
+        b = torch.randn(n, n, device=device).to(dtype)
+        out = torch.empty(n, n, device=device, dtype=dtype)
+        torch.matmul(a, b, out=out)  # warm-up (library initialisation, clocks)
         _synchronize(device)
-        best = max(best, 2 * size**3 * reps / (time.perf_counter() - start))
-        if time.perf_counter() >= deadline:
-            break
-    return MatmulPeak(str(dtype).removeprefix("torch."), size, best)
+        deadline = time.perf_counter() + seconds / len(sizes)
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            reps = 0
+            while reps < 2 or time.perf_counter() - start < seconds / 40:
+                torch.matmul(a, b, out=out)
+                reps += 1
+                if device.type == "cuda" and reps % 8 == 0:
+                    _synchronize(device)
+            _synchronize(device)
+            rate = 2 * n**3 * reps / (time.perf_counter() - start)
+            if rate > best.flop_per_s:
+                best = MatmulPeak(best.dtype, n, rate)
+    return best
 
 
 def step_flops(config: RunConfig, reference: ModuleType) -> float:
     """Model FLOPs (matmul, conv, attention; forward and backward) of one training step,
     D step and G step, counted by ``FlopCounterMode`` on the reference's step.
 
-    Every counted operation is linear in the batch, so it is counted at batch 2 on the CPU
+    Every counted operation is linear in the batch, so it is counted at batch 1 on the CPU
     and scaled: exact, and cheap for any preset.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    counted_batch = 2
+    counted_batch = 1
     small = config.replace(train={"batch_size": counted_batch})
     res = config.model.resolution
     images = np.zeros((counted_batch, res, res, 3), np.uint8)
@@ -343,7 +359,7 @@ def step_flops(config: RunConfig, reference: ModuleType) -> float:
     )
     with FlopCounterMode(display=False) as counter:
         trainer.step()
-    return counter.get_total_flops() * config.train.n_dis / counted_batch * config.train.batch_size
+    return counter.get_total_flops() / counted_batch * config.train.batch_size
 
 
 # --------------------------------------------------------------------------- time shares
@@ -417,6 +433,12 @@ class _ModuleTimer:
         self._handles.append(module.register_forward_pre_hook(before))
         self._handles.append(module.register_forward_hook(after))
 
+    def shares(self, total: float) -> TimeShares:
+        g, d = self.totals.get("G", 0.0) / total, self.totals.get("D", 0.0) / total
+        return TimeShares(
+            g=g, d=d, attention=self.totals.get("attention", 0.0) / total, other=1 - g - d
+        )
+
     def remove(self) -> None:
         for handle in self._handles:
             handle.remove()
@@ -426,52 +448,57 @@ class _ModuleTimer:
 # --------------------------------------------------------------------------- training runs
 
 
+@dataclass
+class _Tick:
+    """The clocks after ``step`` steps: wall time, this process's CPU time, RSS."""
+
+    step: int
+    wall: float
+    cpu: float
+    rss_mb: float | None
+
+    @classmethod
+    def now(cls, step: int) -> _Tick:
+        return cls(step, time.perf_counter(), time.process_time(), rss_now_mb())
+
+
 def measure_engine(spec: RunSpec) -> TrainingRun:
     """Train with the engine's :class:`Trainer` (its real loop, listeners and all) and time
-    the steps between its statistics events, which are the loop's only host syncs."""
+    the steps between its statistics events, which follow the loop's only host syncs."""
     from .trainer import Trainer
 
     config = RunConfig.from_dict(spec.config)
     train = config.train
     dataset = synthetic_dataset(config.model.resolution, spec.num_images)
-    marks: list[tuple[int, float, float | None]] = []  # (step, time, RSS MB)
-    phase = {"name": "warmup", "timed": None, "timer": None, "breakdown": None}
+    ticks: list[_Tick] = []  # from the end of the warm-up to the end of the timed steps
+    phase: dict = {"name": "warmup", "timed_until": None, "shares": None}
     holder: dict[str, Trainer] = {}
 
     def on_event(event) -> None:
         if not isinstance(event, StepStats):
             return
-        now = time.perf_counter()  # StepStats follows a sync: every step before it is done
+        tick = _Tick.now(event.step)
         trainer = holder["trainer"]
         if phase["name"] == "warmup":
             if event.step >= spec.warmup_steps:
                 phase["name"] = "timed"
-                marks.append((event.step, now, rss_now_mb()))
+                ticks.append(tick)
             return
         if phase["name"] == "timed":
-            marks.append((event.step, now, rss_now_mb()))
-            steps, seconds = event.step - marks[0][0], now - marks[0][1]
-            if steps >= spec.min_steps and seconds >= spec.min_seconds:
-                phase["timed"] = (steps, seconds)
+            ticks.append(tick)
+            if tick.step - ticks[0].step >= spec.min_steps and (
+                tick.wall - ticks[0].wall >= spec.min_seconds
+            ):
+                phase["timed_until"] = len(ticks)
                 if spec.breakdown_steps > 0 and not train.compile:
-                    timer = _ModuleTimer(trainer.device)
-                    timer.watch(trainer.G, "G")
-                    timer.watch(trainer.D, "D")
-                    for _, layer in trainer.G.attention_layers() + trainer.D.attention_layers():
-                        timer.watch(layer, "attention")
-                    phase.update(name="breakdown", timer=timer, breakdown=(event.step, now))
+                    phase.update(name="breakdown", start=tick, timer=_watch_modules(trainer))
                 else:
                     trainer.stop()
             return
-        start_step, start_time = phase["breakdown"]
-        if event.step - start_step >= spec.breakdown_steps:
-            total = now - start_time
-            totals = phase["timer"].totals
+        start = phase["start"]
+        if tick.step - start.step >= spec.breakdown_steps:
             phase["timer"].remove()
-            g, d = totals.get("G", 0.0) / total, totals.get("D", 0.0) / total
-            phase["shares"] = TimeShares(
-                g=g, d=d, attention=totals.get("attention", 0.0) / total, other=1.0 - g - d
-            )
+            phase["shares"] = phase["timer"].shares(tick.wall - start.wall)
             trainer.stop()
 
     device = resolve_device(train.device)
@@ -481,17 +508,24 @@ def measure_engine(spec: RunSpec) -> TrainingRun:
         trainer = Trainer(config, dataset, Path(tmp) / "run", listeners=[on_event])
         holder["trainer"] = trainer
         trainer.run()
-    if phase["timed"] is None:
-        # The run reached train.steps first: time whatever was marked.
-        if len(marks) < 2:
-            raise RuntimeError(f"{spec.label}: too few steps to time ({train.steps})")
-        phase["timed"] = (marks[-1][0] - marks[0][0], marks[-1][1] - marks[0][1])
-    steps, seconds = phase["timed"]
-    return _training_run(spec, config, device, steps, seconds, marks, phase.get("shares"))
+    timed = ticks[: phase["timed_until"]] if phase["timed_until"] else ticks  # else: steps ran out
+    if len(timed) < 2:
+        raise RuntimeError(f"{spec.label}: too few steps to time ({train.steps})")
+    return _training_run(spec, config, device, timed, phase["shares"])
+
+
+def _watch_modules(trainer) -> _ModuleTimer:
+    timer = _ModuleTimer(trainer.device)
+    timer.watch(trainer.G, "G")
+    timer.watch(trainer.D, "D")
+    for _, layer in trainer.G.attention_layers() + trainer.D.attention_layers():
+        timer.watch(layer, "attention")
+    return timer
 
 
 def measure_reference(spec: RunSpec) -> TrainingRun:
-    """Train the plain reference SAGAN on the same data, batch and device."""
+    """Train the plain reference SAGAN on the same data, batch and device. Its ``.item()``
+    after every step means each clock reading follows a finished step, on any device."""
     reference = load_reference()
     if reference is None:
         raise FileNotFoundError(f"{BENCHMARKS_DIR / 'reference_sagan.py'} is missing")
@@ -501,26 +535,23 @@ def measure_reference(spec: RunSpec) -> TrainingRun:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     trainer = reference.ReferenceTrainer(config, dataset.images, dataset.labels, device)
-    marks: list[tuple[int, float, float | None]] = []
     for _ in range(spec.warmup_steps):
         trainer.step()
-    marks.append((0, time.perf_counter(), rss_now_mb()))
-    every = max(1, config.train.log_every)
-
-    def on_step(step: int) -> None:
-        if step % every == 0:
-            marks.append((step, time.perf_counter(), rss_now_mb()))
-
-    steps, seconds = reference.time_training(
-        trainer, 0, spec.min_steps, spec.min_seconds, on_step=on_step
-    )
-    return _training_run(spec, config, device, steps, seconds, marks, None)
+    ticks = [_Tick.now(0)]
+    step = 0
+    while step < spec.min_steps or ticks[-1].wall - ticks[0].wall < spec.min_seconds:
+        trainer.step()
+        step += 1
+        ticks.append(_Tick.now(step))
+    return _training_run(spec, config, device, ticks, None)
 
 
-def _training_run(spec, config, device, steps, seconds, marks, shares) -> TrainingRun:
+def _training_run(spec, config, device, ticks: list[_Tick], shares) -> TrainingRun:
     train = config.train
+    first, last = ticks[0], ticks[-1]
+    steps, seconds = last.step - first.step, last.wall - first.wall
     images = train.batch_size * train.n_dis * steps
-    rss = [m for _, _, m in marks if m is not None]
+    rss = [t.rss_mb for t in ticks if t.rss_mb is not None]
     cuda_mb = None
     if device.type == "cuda":
         cuda_mb = torch.cuda.max_memory_allocated(device) / 2**20
@@ -534,26 +565,40 @@ def _training_run(spec, config, device, steps, seconds, marks, shares) -> Traini
             "precision": train.precision,
             "compile": train.compile,
             "log_every": train.log_every,
+            "threads": torch.get_num_threads(),
         },
         steps=steps,
         seconds=seconds,
         images_per_s=images / seconds,
         step_ms=1000 * seconds / max(steps, 1),
+        cpu_seconds=last.cpu - first.cpu,
+        images_per_cpu_s=images / max(last.cpu - first.cpu, 1e-9),
         peak_rss_mb=rss_peak_mb(),
         rss_growth_mb=(rss[-1] - rss[0]) if len(rss) >= 2 else None,
         cuda_max_allocated_mb=cuda_mb,
         shares=shares,
-        rss_trace=[(s, m) for s, _, m in marks if m is not None],
+        rss_trace=[(t.step, t.rss_mb) for t in ticks if t.rss_mb is not None],
     )
 
 
 MEASURES = {"engine": measure_engine, "reference": measure_reference}
 
 
+def measure(spec: RunSpec) -> TrainingRun:
+    """Run one measurement in this process."""
+    if spec.threads:
+        torch.set_num_threads(spec.threads)
+    return MEASURES[spec.implementation](spec)
+
+
 def run_measurement(spec: RunSpec, isolate: bool) -> TrainingRun:
     """Run one measurement, in a fresh Python process when ``isolate``."""
     if not isolate:
-        return MEASURES[spec.implementation](spec)
+        threads = torch.get_num_threads()
+        try:
+            return measure(spec)
+        finally:
+            torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="sagan-bench-") as tmp:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         spec_path.write_text(json.dumps(dataclasses.asdict(spec)), encoding="utf-8")
@@ -578,9 +623,19 @@ def _run_from_dict(data: dict) -> TrainingRun:
 
 def _worker(spec_path: str, out_path: str) -> int:
     spec = RunSpec(**json.loads(Path(spec_path).read_text(encoding="utf-8")))
-    result = MEASURES[spec.implementation](spec)
+    result = measure(spec)
     Path(out_path).write_text(json.dumps(dataclasses.asdict(result)), encoding="utf-8")
     return 0
+
+
+def _attempt(spec: RunSpec, isolate: bool, notes: list[str]) -> list[TrainingRun]:
+    """[the measurement], or [] with a note when it fails (e.g. out of memory at a preset's
+    batch on a small GPU): one failed configuration does not cost the other figures."""
+    try:
+        return [run_measurement(spec, isolate)]
+    except (RuntimeError, OSError) as err:  # torch.OutOfMemoryError is a RuntimeError
+        notes.append(f"{spec.label}: no figure ({str(err).strip()[:300]})")
+        return []
 
 
 def _median_run(runs: list[TrainingRun]) -> TrainingRun:
@@ -601,10 +656,9 @@ def attention_latency(
 
     cfg = preset(preset_name).model
     torch.manual_seed(seed)
-    source = Generator(cfg)
-    state = {k: v.detach().clone() for k, v in source.state_dict().items()}
     generator = Generator(cfg).to(device).eval()
-    start = time.perf_counter()
+    state = {k: v.detach().to("cpu", copy=True) for k, v in generator.state_dict().items()}
+    start = time.perf_counter()  # what the inspector does with each new training snapshot
     generator.load_state_dict(state)
     _synchronize(device)
     load_ms = 1000 * (time.perf_counter() - start)
@@ -631,20 +685,19 @@ def attention_latency(
 
 
 def memory_trend(run: TrainingRun) -> MemoryTrend:
-    trace = run.rss_trace
-    if len(trace) < 2:
+    """RSS over a run, after its warm-up: the growth is the median of the last quarter of the
+    readings minus that of the first quarter (medians: single readings jitter by a few MB)."""
+    mb = [m for _, m in run.rss_trace]
+    if len(mb) < 2:
         return MemoryTrend(run.preset, run.steps, None, None, None, None)
-    half = trace[len(trace) // 2 :] if len(trace) >= 4 else trace
-    steps = np.array([s for s, _ in half], dtype=np.float64)
-    mb = np.array([m for _, m in half], dtype=np.float64)
-    slope = float(np.polyfit(steps, mb, 1)[0] * 1000) if np.ptp(steps) > 0 else None
+    quarter = max(1, len(mb) // 4)
     return MemoryTrend(
         preset=run.preset,
-        steps=trace[-1][0],
-        first_mb=trace[0][1],
-        last_mb=trace[-1][1],
+        steps=run.rss_trace[-1][0],
+        first_mb=mb[0],
+        last_mb=mb[-1],
         peak_mb=run.peak_rss_mb,
-        slope_mb_per_1000_steps=slope,
+        growth_mb=float(np.median(mb[-quarter:]) - np.median(mb[:quarter])),
     )
 
 
@@ -674,6 +727,7 @@ def gui_cost(settings: BenchSettings, config: RunConfig) -> GuiCost:
             str(settings.gui_seconds),
             "--warmup-steps",
             str(settings.warmup_steps),
+            *(["--threads", str(settings.threads)] if settings.threads else []),
             "--json",
             str(out_path),
         ]
@@ -698,6 +752,8 @@ def _preset_config(name: str, settings: BenchSettings, device: torch.device, **t
     }
     if settings.batch_size is not None:
         changes["batch_size"] = settings.batch_size
+    if settings.precision is not None:
+        changes["precision"] = settings.precision
     if settings.quick:
         changes["log_every"] = 1
     changes.update(train)
@@ -716,29 +772,56 @@ def _spec(
         min_seconds=settings.min_seconds,
         breakdown_steps=breakdown,
         num_images=settings.num_images,
+        threads=settings.threads,
     )
 
 
-def option_variants(device: torch.device, compile_too: bool) -> list[tuple[str, dict]]:
-    """Engine options worth comparing on this device (defaults first)."""
+def option_variants(
+    device: torch.device, compile_too: bool, quick: bool = False
+) -> list[tuple[str, dict]]:
+    """Engine options worth comparing on this device (defaults first; quick: two)."""
+    flipped = not TrainConfig().channels_last
     variants: list[tuple[str, dict]] = [("defaults", {})]
-    variants.append(("channels_last=False", {"channels_last": False}))
-    variants.append(("channels_last=True", {"channels_last": True}))
+    variants.append((f"channels_last={flipped}", {"channels_last": flipped}))
     variants.append(("log_every=1", {"log_every": 1}))
     variants.append(("log_every=50", {"log_every": 50}))
     if device.type == "cuda":
         variants.append(("precision=fp32", {"precision": "fp32"}))
-    elif torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    elif cpu_bf16_supported():
         variants.append(("precision=bf16", {"precision": "bf16"}))
         variants.append(
-            ("precision=bf16,channels_last=False", {"precision": "bf16", "channels_last": False})
+            (
+                f"precision=bf16,channels_last={flipped}",
+                {"precision": "bf16", "channels_last": flipped},
+            )
         )
     if compile_too:
         variants.append(("compile=True", {"compile": True}))
-    return variants
+    return variants[:2] if quick else variants
+
+
+def cpu_bf16_supported() -> bool:
+    """Whether oneDNN has native bf16 kernels on this CPU (AVX512-BF16 or AMX)."""
+    try:
+        return bool(
+            torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        )
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> BenchReport:
+    """Every measurement of the bench, in order; ``log`` hears what is being measured."""
+    threads = torch.get_num_threads()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    try:
+        return _run_bench(settings, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_bench(settings: BenchSettings, log: Callable[[str], None]) -> BenchReport:
     device = resolve_device(settings.device)
     notes: list[str] = []
     machine = Machine(
@@ -782,11 +865,13 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
         for repeat in range(settings.repeats):
             log(f"{name}: engine, batch {cfg.train.batch_size} (run {repeat + 1}) ...")
             spec = _spec("engine", f"{name} engine", cfg, settings, settings.breakdown_steps)
-            engine_runs.append(run_measurement(spec, settings.isolate))
+            engine_runs += _attempt(spec, settings.isolate, notes)
             if reference is not None:
                 log(f"{name}: reference (run {repeat + 1}) ...")
                 spec = _spec("reference", f"{name} reference", cfg, settings)
-                reference_runs.append(run_measurement(spec, settings.isolate))
+                reference_runs += _attempt(spec, settings.isolate, notes)
+        if not engine_runs:
+            continue
         engine = _median_run(engine_runs)
         ref_run = _median_run(reference_runs) if reference_runs else None
         flops = step_flops(cfg, reference) if reference is not None else None
@@ -799,6 +884,11 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
                 engine=engine,
                 reference=ref_run,
                 speedup=engine.images_per_s / ref_run.images_per_s if ref_run else None,
+                speedup_cpu_time=(
+                    engine.images_per_cpu_s / ref_run.images_per_cpu_s
+                    if ref_run and device.type == "cpu"
+                    else None
+                ),
                 flops_per_step=flops,
                 achieved_flop_per_s=achieved,
                 fraction_of_peak=achieved / peak.flop_per_s if achieved else None,
@@ -807,10 +897,10 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
 
     options_preset = settings.options_preset or names[0]
     options = []
-    for label, change in option_variants(device, settings.compile):
+    for label, change in option_variants(device, settings.compile, settings.quick):
         cfg = _preset_config(options_preset, settings, device, **change)
         log(f"options on {options_preset}: {label} ...")
-        options.append(run_measurement(_spec("engine", label, cfg, settings), settings.isolate))
+        options += _attempt(_spec("engine", label, cfg, settings), settings.isolate, notes)
 
     log("click-to-attention latency ...")
     attention = attention_latency(device, settings.attention_queries)
@@ -828,12 +918,18 @@ def run_bench(settings: BenchSettings, log: Callable[[str], None] = print) -> Be
         spec = dataclasses.replace(
             _spec("engine", "memory", cfg, settings), min_steps=10**9, min_seconds=0.0
         )
-        memory = memory_trend(run_measurement(spec, settings.isolate))
+        memory = next((memory_trend(r) for r in _attempt(spec, settings.isolate, notes)), None)
 
     gui = GuiCost("skipped (--no-gui)")
     if settings.gui:
         log("GUI cost (offscreen window) ...")
-        gui = gui_cost(settings, _preset_config(options_preset, settings, device))
+        gui_train: dict[str, object] = {"device": str(device)}
+        if settings.batch_size is not None:
+            gui_train["batch_size"] = settings.batch_size
+        if settings.precision is not None:
+            gui_train["precision"] = settings.precision
+        gui_config = preset(options_preset).replace(train=gui_train)
+        gui = gui_cost(settings, gui_config)
 
     machine.load_average_end = _load_average()
     return BenchReport(
@@ -860,7 +956,7 @@ def _fmt(value: float | None, spec: str = ".1f", scale: float = 1.0, suffix: str
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
-    lines = ["  ".join(str(c).rjust(w) for c, w in zip(line, widths, strict=True))]
+    lines = ["  ".join(str(c).rjust(w) for c, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     for row in rows:
         lines.append("  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)))
@@ -888,6 +984,7 @@ def format_report(report: BenchReport) -> str:
                 _fmt(r.images_per_s if r else None),
                 _fmt(r.step_ms if r else None, ".0f"),
                 _fmt(f.speedup, ".2f", suffix="x"),
+                _fmt(f.speedup_cpu_time, ".2f", suffix="x"),
                 _fmt(f.flops_per_step, ".1f", 1e-9),
                 _fmt(f.achieved_flop_per_s, ".1f", 1e-9),
                 _fmt(f.fraction_of_peak, ".1f", 100, "%"),
@@ -905,6 +1002,7 @@ def format_report(report: BenchReport) -> str:
         "ref img/s",
         "ref ms",
         "speed-up",
+        "by CPU s",
         "GFLOP/step",
         "GFLOP/s",
         "of peak",
@@ -916,13 +1014,23 @@ def format_report(report: BenchReport) -> str:
     out += ["training (engine vs plain reference)", _table(header, rows), ""]
     if report.options:
         base = report.options[0].images_per_s
+        base_cpu = report.options[0].images_per_cpu_s
         rows = [
-            [o.label, _fmt(o.images_per_s), _fmt(o.step_ms, ".0f"), _fmt(o.images_per_s / base, ".2f")]
+            [
+                o.label,
+                _fmt(o.images_per_s),
+                _fmt(o.step_ms, ".0f"),
+                _fmt(o.images_per_s / base, ".2f"),
+                _fmt(o.images_per_cpu_s, ".1f"),
+                _fmt(o.images_per_cpu_s / base_cpu, ".2f"),
+            ]
             for o in report.options
         ]
         out += [
             f"engine options ({report.options[0].preset}, batch {report.options[0].batch_size})",
-            _table(["options", "img/s", "ms/step", "vs defaults"], rows),
+            _table(
+                ["options", "img/s", "ms/step", "vs defaults", "img/CPU-s", "vs defaults"], rows
+            ),
             "",
         ]
     a = report.attention
@@ -936,15 +1044,19 @@ def format_report(report: BenchReport) -> str:
     if mem is not None:
         out.append(
             f"memory over {mem.steps} steps of {mem.preset}: RSS {_fmt(mem.first_mb, '.0f')} -> "
-            f"{_fmt(mem.last_mb, '.0f')} MB, peak {_fmt(mem.peak_mb, '.0f')} MB, slope "
-            f"{_fmt(mem.slope_mb_per_1000_steps, '.1f')} MB per 1000 steps (second half)"
+            f"{_fmt(mem.last_mb, '.0f')} MB (growth {_fmt(mem.growth_mb, '+.1f')} MB), process "
+            f"peak {_fmt(mem.peak_mb, '.0f')} MB"
         )
     g = report.gui
     if g.status == "ok":
         out.append(
             f"GUI ({g.preset}): {_fmt(g.gui_images_per_s)} img/s with the window live vs "
-            f"{_fmt(g.headless_images_per_s)} headless ({_fmt(g.ratio, '.1f', 100, '%')}); GUI "
-            f"thread stall p99 {_fmt(g.stall_p99_ms)} ms, max {_fmt(g.stall_max_ms)} ms"
+            f"{_fmt(g.headless_images_per_s)} headless ({_fmt(g.ratio, '.1f', 100, '%')}; by CPU "
+            f"time {_fmt(g.ratio_cpu_time, '.1f', 100, '%')}; "
+            f"{_fmt(g.ratio_clicking, '.1f', 100, '%')} clicking every 2 s); GUI thread stall p99 "
+            f"{_fmt(g.stall_p99_ms)} ms, max {_fmt(g.stall_max_ms)} ms, GUI thread busy "
+            f"{_fmt(g.gui_thread_cpu_share, '.1f', 100, '%')} of a core; clicks while training "
+            f"p50 {_fmt(g.click_p50_ms)} ms, p95 {_fmt(g.click_p95_ms)} ms ({g.clicks})"
         )
     else:
         out.append(f"GUI: {g.status}")
@@ -968,12 +1080,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated presets (default: all that fit; from {', '.join(PRESETS)})",
     )
     parser.add_argument("--batch-size", type=int, help="override every preset's batch size")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, help="the engine's precision (default: the preset's)"
+    )
     parser.add_argument("--warmup-steps", type=int, help="untimed steps first (default 2)")
     parser.add_argument("--min-steps", type=int, help="timed steps at least (default 5)")
     parser.add_argument("--min-seconds", type=float, help="timed seconds at least (default 20)")
     parser.add_argument("--repeats", type=int, help="runs of each; the median is kept")
     parser.add_argument("--options-preset", help="preset for the options and memory runs")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--threads", type=int, help="torch threads of every measurement")
     parser.add_argument("--memory-steps", type=int, help="steps of the memory run (0: none)")
     parser.add_argument("--gui-seconds", type=float, help="seconds of each GUI-cost run")
     parser.add_argument("--no-gui", action="store_true", help="skip the GUI-cost measurement")
@@ -999,6 +1115,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         changes["presets"] = names
     for name in (
         "batch_size",
+        "precision",
         "warmup_steps",
         "min_steps",
         "min_seconds",
@@ -1006,6 +1123,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         "options_preset",
         "memory_steps",
         "gui_seconds",
+        "threads",
     ):
         value = getattr(args, name)
         if value is not None:

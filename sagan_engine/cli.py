@@ -23,12 +23,15 @@ from .runs import RunFolder
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command == "bench":
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        # The bench parses its own options: argparse.REMAINDER drops a first argument that
+        # starts with "-", so `bench --json FILE` would be refused by the parser below.
         from .bench import main as bench_main
 
-        return bench_main(args.bench_args)
+        return bench_main(argv[1:])
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
         return args.handler(args)
     except SaganError as err:

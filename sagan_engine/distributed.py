@@ -3,11 +3,13 @@ gloo on CPUs). A single process uses the same interface with nothing to synchron
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as torch_dist
+from torch import nn
 
 
 @dataclass
@@ -38,12 +40,24 @@ class DistributedContext:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    def sync_batch_norm(self, module: nn.Module, device: torch.device) -> nn.Module:
+        """``module`` with every batch norm computing its statistics over the global batch.
+
+        PyTorch's SyncBatchNorm runs on GPUs only (DDP refuses it on a CPU), so on other
+        devices each BatchNorm2d becomes a :class:`GlobalBatchNorm2d` with the same state.
+        """
+        if self.world_size == 1:
+            return module
+        if device.type == "cuda":
+            return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        return GlobalBatchNorm2d.convert(module)
+
     def wrap(self, module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
         if self.world_size == 1:
             return module
         from torch.nn.parallel import DistributedDataParallel
 
-        # Buffers need no broadcast: BN statistics are synchronised by SyncBatchNorm and the
+        # Buffers need no broadcast: BN statistics are synchronised (sync_batch_norm) and the
         # spectral-norm vectors u, v depend only on the weights, which DDP keeps identical.
         return DistributedDataParallel(
             module,
@@ -68,3 +82,62 @@ class DistributedContext:
     def shutdown(self) -> None:
         if self.world_size > 1 and torch_dist.is_initialized():
             torch_dist.destroy_process_group()
+
+
+class GlobalBatchNorm2d(nn.BatchNorm2d):
+    """Batch norm over the batch of every rank together, on any device and backend (gloo).
+
+    Each rank sums x and x^2 per channel; one differentiable all-reduce of those sums gives
+    the global mean and variance, and its backward all-reduces their gradients, so the result
+    and the gradients equal those of one process seeing the whole batch. Outside training or
+    in a single process it is plain BatchNorm2d.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and torch_dist.is_initialized() and torch_dist.get_world_size() > 1):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        channels = x.shape[1]
+        xf = x.float()
+        count = torch.full((1,), x.numel() / channels, device=x.device, dtype=torch.float32)
+        local = torch.cat([xf.sum(dim=(0, 2, 3)), xf.square().sum(dim=(0, 2, 3)), count])
+        total = all_reduce(local)
+        n = total[-1]
+        mean = total[:channels] / n
+        var = (total[channels : 2 * channels] / n - mean.square()).clamp_min(0.0)
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                momentum = (
+                    1.0 / float(self.num_batches_tracked)
+                    if self.momentum is None
+                    else self.momentum
+                )
+                self.running_mean.lerp_(mean.detach(), momentum)
+                self.running_var.lerp_(var.detach() * (n / (n - 1).clamp_min(1.0)), momentum)
+        shape = (1, channels, 1, 1)
+        y = (xf - mean.view(shape)) * torch.rsqrt(var + self.eps).view(shape)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y.to(x.dtype)
+
+    @classmethod
+    def convert(cls, module: nn.Module) -> nn.Module:
+        """Replace every BatchNorm2d in ``module`` (in place) by one of these, same state."""
+        if isinstance(module, nn.BatchNorm2d) and not isinstance(module, cls):
+            like = next(itertools.chain(module.parameters(), module.buffers()))
+            replacement = cls(
+                module.num_features,
+                module.eps,
+                module.momentum,
+                module.affine,
+                module.track_running_stats,
+                device=like.device,
+            )
+            replacement.load_state_dict(module.state_dict())
+            replacement.train(module.training)
+            return replacement
+        for name, child in module.named_children():
+            module.add_module(name, cls.convert(child))
+        return module

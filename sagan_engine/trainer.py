@@ -72,7 +72,9 @@ class Trainer:
         elif not dataset.num_classes and config.model.num_classes:
             config = config.replace(model={"num_classes": 0})
         if dataset.images.ndim != 4 or dataset.images.shape[1:] != (
-            config.model.resolution, config.model.resolution, 3
+            config.model.resolution,
+            config.model.resolution,
+            3,
         ):
             raise ConfigError(
                 f"the dataset holds images of shape {dataset.images.shape[1:]}, but the model "
@@ -142,8 +144,7 @@ class Trainer:
         torch.manual_seed(train.seed)
         self.G = Generator(cfg.model).to(self.device)
         self.D = Discriminator(cfg.model).to(self.device)
-        if self.dist.world_size > 1:
-            self.G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.G)
+        self.G = self.dist.sync_batch_norm(self.G, self.device)
         self.G_ema = None
         if train.ema:
             self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
@@ -426,8 +427,8 @@ class Trainer:
         source.eval()
         z = self.sample_z.to(self.device)
         y = None if self.sample_y is None else self.sample_y.to(self.device)
-        with self._autocast():
-            images = to_uint8(source(z, y))
+        # fp32, not autocast: the grid then shows exactly the image a click regenerates.
+        images = to_uint8(source(z, y))
         source.train(was_training)
         event = SampleGrid(
             self.step,

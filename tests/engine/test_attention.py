@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sagan_engine.attention import attention_maps, query_position
+from sagan_engine.attention import attention_maps, fold_spectral_norm, query_position
 from sagan_engine.config import ModelConfig
 from sagan_engine.models import Generator
 
@@ -85,3 +85,20 @@ def test_generator_mode_is_restored():
     generator = make_generator().train()
     attention_maps(generator, torch.randn(8), query=(0, 0))
     assert generator.training
+
+
+@pytest.mark.parametrize("variant,classes", [("paper", 0), ("official", 3)])
+def test_folded_spectral_norms_give_the_same_image_and_maps(variant, classes):
+    generator = make_generator(variant, classes=classes).train()
+    with torch.no_grad():  # move u, v and the batch-norm statistics away from their start
+        generator(torch.randn(4, 8), torch.arange(4) % 3 if classes else None)
+    folded = fold_spectral_norm(generator)
+    assert generator.training  # the source is left as it was
+    assert not any(name.endswith("original") for name, _ in folded.named_parameters())
+    y = 1 if classes else None
+    a = attention_maps(generator, np.ones(8), y, query=[(3, 4), (30, 1)])
+    b = attention_maps(folded, np.ones(8), y, query=[(3, 4), (30, 1)])
+    assert np.array_equal(a.image, b.image)
+    for la, lb in zip(a.layers, b.layers, strict=True):
+        assert np.array_equal(la.maps, lb.maps)
+    assert fold_spectral_norm(generator, into=folded) is folded  # refilled, not rebuilt

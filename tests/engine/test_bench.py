@@ -1,0 +1,132 @@
+"""The benchmark harness runs end to end and reports sane figures (no timing assertions:
+speed on a shared test machine is not a property of the code)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from sagan_engine import bench
+from sagan_engine.config import preset
+from sagan_engine.models import Discriminator, Generator
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a shared 2-core machine two threads can wait on each other for
+    seconds per op when other programs hold a core. Figures here are not timings anyway."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    argv = ["--quick", "--no-gui", "--no-isolate", "--threads", "1", "--json", str(out)]
+    assert bench.main(argv) == 0
+    return json.loads(out.read_text())
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and value > 0
+
+
+def test_quick_bench_reports_training_figures_for_engine_and_reference(quick_report):
+    assert quick_report["machine"]["device"] == "cpu"
+    assert _positive(quick_report["matmul_peak"]["flop_per_s"])
+    (figures,) = quick_report["presets"]
+    assert figures["preset"] == "demo" and figures["batch_size"] == 4
+    for run in (figures["engine"], figures["reference"]):
+        assert run["steps"] >= 2
+        for name in ("seconds", "images_per_s", "step_ms"):
+            assert _positive(run[name]), (run["implementation"], name)
+        assert run["peak_rss_mb"] is None or run["peak_rss_mb"] > 50
+        assert run["cuda_max_allocated_mb"] is None  # no GPU here
+    assert figures["engine"]["images_per_s"] == pytest.approx(
+        figures["batch_size"] * figures["engine"]["steps"] / figures["engine"]["seconds"]
+    )
+    for name in ("speedup", "flops_per_step", "achieved_flop_per_s", "fraction_of_peak"):
+        assert _positive(figures[name]), name
+
+
+def test_quick_bench_splits_step_time_between_g_d_and_attention(quick_report):
+    shares = quick_report["presets"][0]["engine"]["shares"]
+    assert 0 < shares["g"] < 1 and 0 < shares["d"] < 1
+    assert shares["g"] + shares["d"] <= 1.0 + 1e-6
+    assert 0 < shares["attention"] < shares["g"] + shares["d"]
+    assert shares["other"] == pytest.approx(1 - shares["g"] - shares["d"])
+
+
+def test_quick_bench_reports_options_latency_memory_and_gui(quick_report):
+    labels = [o["label"] for o in quick_report["options"]]
+    assert labels[0] == "defaults" and labels[1].startswith("channels_last=")
+    assert all(_positive(o["images_per_s"]) for o in quick_report["options"])
+    latency = quick_report["attention"]
+    assert latency["resolution"] == 64 and latency["queries"] >= 1
+    assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["max_ms"]
+    memory = quick_report["memory"]
+    assert memory["steps"] > 0 and (memory["last_mb"] is None or memory["last_mb"] > 0)
+    assert quick_report["gui"]["status"].startswith("skipped")
+    assert quick_report["notes"] is not None
+
+
+def test_a_measurement_runs_in_a_process_of_its_own():
+    settings = bench.BenchSettings.quick_settings(threads=1)
+    cfg = bench._preset_config("demo", settings, torch.device("cpu"))
+    run = bench.run_measurement(bench._spec("engine", "isolated", cfg, settings), isolate=True)
+    assert run.label == "isolated" and run.steps >= settings.min_steps
+    assert run.images_per_s > 0 and run.options["threads"] == 1
+
+
+def test_flops_of_a_step_are_counted_at_the_preset_batch():
+    reference = bench.load_reference()
+    cfg = preset("demo").replace(train={"batch_size": 6, "device": "cpu"})
+    flops = bench.step_flops(cfg, reference)
+    # Three G passes (two with weight gradients) and three D passes over the batch at least.
+    model = cfg.model
+    with FlopCounterMode(display=False) as counter:
+        Generator(model)(torch.randn(6, model.z_dim))
+    assert flops > 3 * counter.get_total_flops()
+    assert flops == pytest.approx(
+        3 * bench.step_flops(cfg.replace(train={"batch_size": 2}), reference)
+    )
+
+
+@pytest.mark.parametrize("num_classes", [0, 3])
+def test_reference_model_has_the_engine_architecture(num_classes):
+    reference = bench.load_reference()
+    model = preset("demo").model
+    model.num_classes = num_classes
+    G_ref, D_ref = reference.build(model, torch.device("cpu"))  # asserts parameter counts
+    G, D = Generator(model), Discriminator(model)
+    z = torch.randn(2, model.z_dim)
+    y = torch.tensor([0, 1]) if num_classes else None
+    counts = []
+    for g, d in ((G, D), (G_ref, D_ref)):
+        with FlopCounterMode(display=False) as counter:
+            out = g(z, y)
+            image = out[0] if isinstance(out, tuple) else out
+            d(image, y)
+        counts.append((counter.get_total_flops(), tuple(image.shape)))
+    assert counts[0] == counts[1]
+
+
+def test_an_unknown_preset_is_refused(capsys):
+    assert bench.main(["--presets", "res999"]) == 2
+    assert "res999" in capsys.readouterr().err
+
+
+def test_the_cli_hands_every_bench_option_to_the_bench(capsys):
+    from sagan_engine import cli
+
+    # An option first (argparse.REMAINDER alone would refuse it) and an unknown preset, so
+    # that nothing is measured: the bench itself must answer, with status 2.
+    assert cli.main(["bench", "--presets", "res999"]) == 2
+    assert "unknown preset" in capsys.readouterr().err
