@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sagan_engine import __version__
+from sagan_engine.runs import RunFolder
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,10 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--train", action="store_true", help="start training as soon as the window opens"
     )
+    parser.add_argument(
+        "path",
+        nargs="?",
+        help="a folder of images to train on, or a run folder / .safetensors checkpoint to "
+        "explore (what a file manager passes when a folder is opened with SAGAN Studio)",
+    )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_arguments(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
+    """Our options, and the rest for QApplication (Qt's own single-dash options)."""
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     # Qt's own options (single dash: -platform offscreen, -geometry 1600x1000, -style ...)
@@ -50,6 +59,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [arg for arg in rest if arg.startswith("--")]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.path is not None and not Path(args.path).expanduser().exists():
+        # Not a path from the launcher's %f but the value of a Qt option (-geometry WxH).
+        rest.append(args.path)
+        args.path = None
+    if args.path is not None:
+        path = Path(args.path).expanduser()
+        if path.suffix == ".safetensors" or RunFolder(path).is_run():
+            args.run = args.run or str(path)
+        elif path.is_dir():
+            if not args.demo:
+                args.data = args.data or str(path)
+        else:
+            parser.error(
+                f"{path}: neither a folder of images nor a run folder or .safetensors checkpoint"
+            )
+    return args, rest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, rest = parse_arguments(argv)
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication

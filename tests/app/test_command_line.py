@@ -39,3 +39,25 @@ def test_parsing_does_not_import_qt():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_path_from_the_desktop_launcher_opens_data_or_a_run(tmp_path):
+    from app.main import parse_arguments
+
+    images = tmp_path / "images"
+    images.mkdir()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    checkpoint = tmp_path / "step_000010.safetensors"
+    checkpoint.write_bytes(b"")
+    assert parse_arguments([str(images)])[0].data == str(images)
+    assert parse_arguments([str(run)])[0].run == str(run)
+    assert parse_arguments([str(checkpoint)])[0].run == str(checkpoint)
+    # A value of one of Qt's own options is not taken for a path.
+    args, qt_args = parse_arguments(["-geometry", "1600x1000", "--demo"])
+    assert args.demo and args.path is None and qt_args == ["-geometry", "1600x1000"]
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("hello")
+    with pytest.raises(SystemExit):
+        parse_arguments([str(text_file)])
