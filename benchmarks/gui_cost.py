@@ -69,12 +69,10 @@ def headless(config, dataset, seconds: float, warmup_steps: int, root: Path):
     return _rates(marks, config.train.batch_size, warmup_steps)
 
 
-def with_window(
-    config, seconds: float, warmup_steps: int, root: Path, click_every: float = 2.0
-) -> dict:
-    """Train through the main window: ``seconds`` with the views live, then ``seconds`` more
-    with a click every ``click_every`` seconds (none when 0)."""
-    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+def live_window(config, root: Path):
+    """The real main window, shown offscreen on the demo data, set to train exactly ``config``
+    with its settings and runs in ``root``: (QApplication, MainWindow)."""
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow
@@ -88,6 +86,17 @@ def with_window(
     window.show()
     window.data_panel.use_demo()
     window.model_panel.config = lambda: config  # train exactly the benchmark's config
+    return app, window
+
+
+def with_window(
+    config, seconds: float, warmup_steps: int, root: Path, click_every: float = 2.0
+) -> dict:
+    """Train through the main window: ``seconds`` with the views live, then ``seconds`` more
+    with a click every ``click_every`` seconds (none when 0)."""
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+
+    app, window = live_window(config, root)
 
     phases = ["warmup", "views"] + (["clicks"] if click_every > 0 else []) + ["done"]
     marks: dict[str, list[Mark]] = {name: [] for name in phases}

@@ -46,12 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QEventLoop, QTimer
 
-    from app.main_window import MainWindow
     from app.refcount_guard import guard_singletons
-    from app.settings import Settings
+    from benchmarks.gui_cost import live_window
     from sagan_engine.config import preset
 
     guard_singletons()
@@ -59,14 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     config = preset(args.preset).replace(
         train={"steps": 10_000_000, "checkpoint_every": 2000, "sample_every": 50}
     )
-    app = QApplication.instance() or QApplication([])
-    settings = Settings(QSettings(str(root / "settings.ini"), QSettings.Format.IniFormat))
-    window = MainWindow(settings=settings)
-    window.set_runs_dir(root / "runs")
-    window.resize(1280, 800)
-    window.show()
-    window.data_panel.use_demo()
-    window.model_panel.config = lambda: config
+    app, window = live_window(config, root)
     rng = np.random.default_rng(0)
     series: list[dict] = []
     start = time.monotonic()
