@@ -360,6 +360,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not folder.metrics_path.is_file():
         raise SaganError(f"{folder.path}: no metrics.csv (is this a run folder?)")
     shutil.copyfile(folder.metrics_path, args.csv)
-    rows = sum(1 for _ in open(args.csv, encoding="utf-8")) - 1
+    with open(args.csv, encoding="utf-8") as handle:
+        rows = sum(1 for _ in handle) - 1
     print(f"wrote {args.csv} ({rows} rows)")
     return 0
