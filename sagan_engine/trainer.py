@@ -152,6 +152,14 @@ class Trainer:
         for model in (self.G, self.D, self.G_ema):
             if model is not None:
                 model.to(memory_format=self.memory_format)
+        if self.G_ema is not None:
+            # Listed once, after .to() has replaced the buffers: the EMA update runs every step.
+            self._ema_tensors = (
+                list(self.G_ema.parameters()),
+                list(self.G.parameters()),
+                list(self.G_ema.buffers()),
+                list(self.G.buffers()),
+            )
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=train.lr_g, betas=train.betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=train.lr_d, betas=train.betas)
         self.loss_d, self.loss_g = LOSSES[train.loss]
@@ -199,12 +207,9 @@ class Trainer:
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         b = self.config.train.batch_size
-        index = torch.randint(
-            len(self.images),
-            (b,),
-            device=self.images.device,
-            generator=self.rng if self.images.device == self.device else None,
-        )
+        # Drawn from the run's own stream wherever the cache lives, so resumes stay exact.
+        index = torch.randint(len(self.images), (b,), device=self.device, generator=self.rng)
+        index = index.to(self.images.device)
         x = self.images[index].to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
         if self.config.data.hflip:
             flip = torch.rand(b, device=self.device, generator=self.rng) < 0.5
@@ -262,12 +267,10 @@ class Trainer:
             return
         train = self.config.train
         decay = train.ema_decay if self.step >= train.ema_start else 0.0
-        ema_params = list(self.G_ema.parameters())
-        params = list(self.G.parameters())
+        ema_params, params, ema_buffers, buffers = self._ema_tensors
         torch._foreach_lerp_(ema_params, params, 1.0 - decay)
         # Batch-norm statistics and spectral-norm vectors follow G directly.
-        for ema_buf, buf in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
-            ema_buf.copy_(buf)
+        torch._foreach_copy_(ema_buffers, buffers)
 
     def _train_step(self) -> torch.Tensor:
         d_stats = torch.zeros(3, device=self.device)

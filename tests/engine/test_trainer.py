@@ -238,3 +238,16 @@ def test_dataset_at_another_resolution_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match="64x64|32x32"):
         Trainer(tiny_config(), synthetic_dataset(resolution=64), tmp_path / "r")
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_ema_generator_follows_g_buffers_and_averages_its_weights(tmp_path, channels_last):
+    cfg = tiny_config(steps=4, ema_decay=0.5, channels_last=channels_last)
+    trainer = Trainer(cfg, synthetic_dataset(), tmp_path / "r")
+    trainer.run()
+    ema_buffers = dict(trainer.G_ema.named_buffers())
+    for name, buf in trainer.G.named_buffers():
+        assert torch.equal(ema_buffers[name], buf), name  # BN stats and u, v copied
+    key = "linear.parametrizations.weight.original"
+    ema, g = trainer.G_ema.state_dict()[key], trainer.G.state_dict()[key]
+    assert not torch.equal(ema, g)  # averaged, not copied
