@@ -82,23 +82,42 @@ class SelfAttention(nn.Module):
             s = torch.bmm(g.transpose(1, 2), f)  # s[b, j, i] = f(x_i)^T g(x_j)
             beta = torch.softmax(s.float(), dim=-1).to(h.dtype)  # normalised over i
             o = torch.bmm(h, beta.transpose(1, 2))  # o_j = sum_i beta_{j,i} h(x_i)
+        elif x.device.type == "cuda":
+            o = _fused_attention(g, f, h)
         else:
-            # The same sums through the fused kernel; scale=1 because the paper has no 1/sqrt(d).
-            o = (
-                F.scaled_dot_product_attention(
-                    g.transpose(1, 2).unsqueeze(1),
-                    f.transpose(1, 2).unsqueeze(1),
-                    h.transpose(1, 2).unsqueeze(1),
-                    scale=1.0,
-                )
-                .squeeze(1)
-                .transpose(1, 2)
-            )
+            o = _position_major_attention(g, f, h)
         o = o.reshape(b, -1, height, width)
         if self.out is not None:
             o = self.out(o)
         y = self.gamma * o + x
         return (y, beta) if return_attention else y
+
+
+def _fused_attention(g: torch.Tensor, f: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """o = h softmax(g^T f)^T through the fused kernel, for the GPU.
+
+    scale=1 because the paper has no 1/sqrt(d).
+    """
+    o = F.scaled_dot_product_attention(
+        g.transpose(1, 2).unsqueeze(1),
+        f.transpose(1, 2).unsqueeze(1),
+        h.transpose(1, 2).unsqueeze(1),
+        scale=1.0,
+    )
+    return o.squeeze(1).transpose(1, 2)
+
+
+def _position_major_attention(g: torch.Tensor, f: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """The same sums for the CPU, computed as o^T = beta h^T.
+
+    PyTorch's CPU flash kernel needs f, g and h of equal width, which C/8 against C is not,
+    so SDPA falls back to its unfused form (a safe softmax in fp32 plus extra passes over the
+    N x N scores). Two bmm's and a softmax in the autocast dtype are ~2.5x faster in bf16 and
+    ~1.2x in fp32 (benchmarks/attention_kernels.py), and with channels_last h^T is h's memory
+    as it lies, so o^T comes out already in channels_last order.
+    """
+    beta = torch.softmax(torch.bmm(g.transpose(1, 2), f), dim=-1)  # beta[b, j, i]
+    return torch.bmm(beta, h.transpose(1, 2)).transpose(1, 2)
 
 
 class ConditionalBatchNorm2d(nn.Module):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sagan_engine import layers
 from sagan_engine.layers import ConditionalBatchNorm2d, SelfAttention
 
 
@@ -47,16 +48,34 @@ def test_paper_layer_matches_the_sums_of_the_paper():
     torch.testing.assert_close(beta.sum(-1), torch.ones(2, 12))
 
 
-def test_fused_path_equals_explicit_path():
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_training_path_equals_the_map_path(memory_format):
     torch.manual_seed(1)
     for variant in ("paper", "official"):
-        layer = SelfAttention(32, variant).eval()
+        layer = SelfAttention(32, variant).eval().to(memory_format=memory_format)
         with torch.no_grad():
             layer.gamma.fill_(1.3)
-        x = torch.randn(3, 32, 8, 8)
-        fused = layer(x)
+        x = torch.randn(3, 32, 8, 8).contiguous(memory_format=memory_format)
+        fast = layer(x)
         explicit, _ = layer(x, return_attention=True)
-        torch.testing.assert_close(fused, explicit, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(fast, explicit, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("keys", [64, 16])  # the paper's layer, and the official pooled one
+def test_gpu_and_cpu_attention_kernels_agree_forward_and_backward(keys):
+    # The GPU's fused SDPA path runs on a CPU too, so both kernels are checked here.
+    torch.manual_seed(2)
+    g = torch.randn(2, 4, 64, requires_grad=True)
+    f = torch.randn(2, 4, keys, requires_grad=True)
+    h = torch.randn(2, 16, keys, requires_grad=True)
+    weights = torch.randn(2, 16, 64)
+    results = []
+    for kernel in (layers._fused_attention, layers._position_major_attention):
+        o = kernel(g, f, h)
+        grads = torch.autograd.grad((o * weights).sum(), (g, f, h))
+        results.append((o, *grads))
+    for fused, position_major in zip(*results, strict=True):
+        torch.testing.assert_close(fused, position_major, atol=1e-5, rtol=1e-4)
 
 
 def test_f_and_g_have_c_over_8_channels_and_h_has_c():
