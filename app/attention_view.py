@@ -144,6 +144,9 @@ class AttentionView(QWidget):
         self.stack.show_content()
         self._set_queries(queries, notify=False)
 
+    def set_caption(self, caption: str) -> None:
+        self.caption.setText(caption)
+
     def show_result(self, result: AttentionResult) -> None:
         """Draw the maps of a result whose queries are the current ones."""
         if list(result.queries) != self.queries:

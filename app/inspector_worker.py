@@ -19,11 +19,13 @@ from app.jobs import error_details, user_message
 from sagan_engine.attention import AttentionResult, Query, attention_maps, fold_spectral_norm
 from sagan_engine.checkpoint import load_generator
 from sagan_engine.config import RunConfig
+from sagan_engine.cpu_threads import set_threads_of_this_thread
 from sagan_engine.models import Generator
 from sagan_engine.runs import RunFolder
 from sagan_engine.sampling import generate, latents
+from sagan_engine.trainer import GeneratorSnapshot
 
-SnapshotSource = Callable[[], tuple[RunConfig, dict[str, torch.Tensor]]]
+SnapshotSource = Callable[[], GeneratorSnapshot]
 _SAMPLE_BATCH = 64
 
 
@@ -56,6 +58,7 @@ class SampleSet:
 class AttentionReply:
     token: int
     result: AttentionResult
+    step: int | None  # training step of the generator that answered, when known
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,10 @@ class _Renderer(QObject):
         self.info: ModelInfo | None = None
         self.snapshot: SnapshotSource | None = None
         self.snapshot_stale = True
+        self.step: int | None = None  # of the generator queries run on
+        # Read on the GUI thread: PyTorch's process-wide count, for exploring a loaded model.
+        self._all_threads = torch.get_num_threads()
+        self._threads: int | None = None  # in force on the worker thread
 
     def _next(self) -> tuple[str, object] | None:
         """The first pending request in this order: a new model before what is asked of it."""
@@ -121,15 +128,28 @@ class _Renderer(QObject):
         while (item := self._next()) is not None:
             kind, request = item
             try:
+                self._share_the_cpu()
                 handlers[kind](request)
             except Exception as err:  # noqa: BLE001 - reported to the GUI, worker lives on
                 what = {"source": "load", "stale": "attention"}.get(kind, kind)
                 self.failed.emit(what, user_message(err), error_details(err))
 
+    def _share_the_cpu(self) -> None:
+        """One CPU thread while following a training run, all of them when exploring.
+
+        Training keeps every core busy; a second full OpenMP team here would make libgomp
+        throttle both for the rest of the session (see sagan_engine.cpu_threads). A click
+        still answers in tens of milliseconds on one thread (docs/benchmarks.md).
+        """
+        count = 1 if self.snapshot is not None else self._all_threads
+        if count != self._threads:
+            self._threads = count
+            set_threads_of_this_thread(count)
+
     def _set_source(self, request: _Load | _Follow) -> None:
         if isinstance(request, _Follow):
             self.snapshot, self.snapshot_stale = request.snapshot, True
-            self.generator, self.info = None, None
+            self.generator, self.info, self.step = None, None, None
             self.following.emit()
             return
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -137,6 +157,7 @@ class _Renderer(QObject):
         run_dir = loaded.checkpoint.parent.parent
         self.snapshot = None
         self.generator = fold_spectral_norm(loaded.generator)
+        self.step = loaded.step
         self.info = ModelInfo(
             checkpoint=str(loaded.checkpoint),
             run_dir=str(run_dir) if RunFolder(run_dir).is_run() else None,
@@ -157,10 +178,11 @@ class _Renderer(QObject):
 
     def _generator(self) -> Generator:
         if self.snapshot is not None and (self.generator is None or self.snapshot_stale):
-            config, state = self.snapshot()
-            if self._loader is None or self._loader.cfg != config.model:
-                self._loader = Generator(config.model)
-            self._loader.load_state_dict(state)
+            snapshot = self.snapshot()
+            if self._loader is None or self._loader.cfg != snapshot.config.model:
+                self._loader = Generator(snapshot.config.model)
+            self._loader.load_state_dict(snapshot.state)
+            self.step = snapshot.step
             # Spectral norms folded into plain weights once per snapshot, not once per click.
             self.generator = fold_spectral_norm(self._loader, into=self.generator)
             self.snapshot_stale = False
@@ -192,7 +214,7 @@ class _Renderer(QObject):
                 images=np.concatenate(parts),
                 z=z.numpy(),
                 labels=None if labels is None else labels.numpy(),
-                step=self.info.step if self.info else None,
+                step=self.step,
                 seed=request.seed,
             )
         )
@@ -200,7 +222,7 @@ class _Renderer(QObject):
     def _attention(self, request: _Query) -> None:
         generator = self._generator()
         result = attention_maps(generator, request.z, request.label, list(request.queries))
-        self.attention_ready.emit(AttentionReply(request.token, result))
+        self.attention_ready.emit(AttentionReply(request.token, result, self.step))
 
 
 class InspectorWorker(QObject):

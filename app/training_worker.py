@@ -41,7 +41,7 @@ from sagan_engine.events import (
     TrainingFinished,
     TrainingStarted,
 )
-from sagan_engine.trainer import Trainer
+from sagan_engine.trainer import GeneratorSnapshot, Trainer
 
 IDLE = "idle"
 LOADING = "loading"
@@ -206,8 +206,8 @@ class TrainingWorker(QObject):
             self.pause_requested_changed.emit(False)
         self._set_state(STOPPING)
 
-    def generator_snapshot(self):
-        """(RunConfig, CPU state dict) of the generator samples come from; any thread.
+    def generator_snapshot(self) -> GeneratorSnapshot:
+        """CPU weights (and their step) of the generator samples come from; any thread.
 
         Raises TrainingError when no training has built a generator yet.
         """

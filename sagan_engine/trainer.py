@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,16 @@ Listener = Callable[[Event], None]
 # Offsets of the seeds of independent random streams, so that e.g. the fixed sample latents
 # never depend on how many training steps ran.
 _SAMPLE_SEED_OFFSET = 1_000_003
+
+
+@dataclass(frozen=True)
+class GeneratorSnapshot:
+    """A CPU copy of the generator that samples come from, and when it was taken."""
+
+    config: RunConfig
+    state: dict[str, torch.Tensor]
+    step: int  # training steps finished when the weights were copied
+    is_ema: bool  # G's moving average rather than G itself
 
 
 class Trainer:
@@ -121,7 +132,7 @@ class Trainer:
     def paused(self) -> bool:
         return self._paused
 
-    def generator_snapshot(self) -> tuple[RunConfig, dict[str, torch.Tensor]]:
+    def generator_snapshot(self) -> GeneratorSnapshot:
         """A CPU copy of the weights samples come from (G's EMA when enabled), taken between
         steps, for attention queries in another thread while training goes on."""
         if not self._built:
@@ -129,7 +140,8 @@ class Trainer:
         with self._lock:
             source = self.G_ema if self.G_ema is not None else self.G
             state = {k: v.detach().to("cpu", copy=True) for k, v in source.state_dict().items()}
-        return self.config, state
+            step = self.step
+        return GeneratorSnapshot(self.config, state, step, is_ema=self.G_ema is not None)
 
     # ----------------------------------------------------------------- set-up
     def _emit(self, event: Event) -> None:
@@ -277,9 +289,10 @@ class Trainer:
         for _ in range(self.config.train.n_dis):
             d_stats += self._d_step()
         d_stats /= self.config.train.n_dis
-        with self._lock:  # a snapshot never sees half-updated weights
+        with self._lock:  # a snapshot never sees half-updated weights, nor a step not theirs
             g_loss = self._g_step()
             self._update_ema()
+            self.step += 1
         return torch.cat([d_stats, g_loss[None]])
 
     # ----------------------------------------------------------------- the loop
@@ -342,9 +355,8 @@ class Trainer:
                 break
             self.G.train()
             self.D.train()
-            accumulated += self._train_step()
+            accumulated += self._train_step()  # one step further
             count += 1
-            self.step += 1
             if self.step % train.log_every == 0 or self.step == train.steps:
                 now = time.perf_counter()
                 self._emit_stats(accumulated, count, now - window_start, now - run_start)

@@ -105,8 +105,8 @@ def test_a_new_session_after_the_last_one(qtbot, tiny_folder, tmp_path):
         with qtbot.waitSignal(worker.session_ended, timeout=TIMEOUT) as ended:
             assert worker.start(tiny_request(tiny_folder, tmp_path / f"run{index}", steps=3))
         assert ended.args[0].reason == "completed" and ended.args[0].step == 3
-    config, state = worker.generator_snapshot()  # the last session's G stays inspectable
-    assert config.model.g_ch == TINY["g_ch"] and state
+    snapshot = worker.generator_snapshot()  # the last session's G stays inspectable
+    assert snapshot.config.model.g_ch == TINY["g_ch"] and snapshot.state and snapshot.step == 3
     worker.release()
     with pytest.raises(Exception, match="no training"):
         worker.generator_snapshot()

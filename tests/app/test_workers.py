@@ -3,6 +3,7 @@ and a burst of attention queries is answered with the newest one only."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
@@ -14,6 +15,7 @@ from app.jobs import JobRunner
 from sagan_engine.config import preset
 from sagan_engine.errors import DataError
 from sagan_engine.models import Generator
+from sagan_engine.trainer import GeneratorSnapshot
 
 TIMEOUT = 30_000
 
@@ -65,7 +67,7 @@ def test_inspector_answers_only_the_newest_query(qtbot):
     state = Generator(cfg.model).state_dict()
     inspector = InspectorWorker()
     try:
-        inspector.follow_training(lambda: (cfg, state))
+        inspector.follow_training(lambda: GeneratorSnapshot(cfg, state, 7, is_ema=True))
         replies = []
         inspector.attention_ready.connect(replies.append)
         z = np.zeros(8, np.float32)
@@ -79,6 +81,29 @@ def test_inspector_answers_only_the_newest_query(qtbot):
             ("G attention 16x16", (1, 16, 16)),
         ]
         np.testing.assert_allclose(result.layers[0].maps.sum(), 1.0, rtol=1e-4)
+        assert replies[-1].step == 7
+    finally:
+        inspector.shutdown()
+
+
+def test_inspector_says_which_step_answered_as_training_moves_on(qtbot):
+    cfg = preset("demo").replace(model={"g_ch": 4, "z_dim": 8, "g_attention": (16,)})
+    state = Generator(cfg.model).state_dict()
+    steps = itertools.count(50, 10)  # each fresh snapshot is 10 steps on
+    inspector = InspectorWorker()
+    try:
+        inspector.follow_training(lambda: GeneratorSnapshot(cfg, state, next(steps), True))
+        z = np.zeros(8, np.float32)
+        answered = []
+        for _ in range(2):
+            with qtbot.waitSignal(inspector.attention_ready, timeout=TIMEOUT) as ready:
+                inspector.query_attention(z, None, [(3, 3)])
+            answered.append(ready.args[0].step)
+            inspector.snapshot_outdated()
+        assert answered == [50, 60]
+        with qtbot.waitSignal(inspector.samples_ready, timeout=TIMEOUT) as drawn:
+            inspector.draw_samples(2, seed=1)
+        assert drawn.args[0].step == 70
     finally:
         inspector.shutdown()
 

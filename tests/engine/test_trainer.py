@@ -227,7 +227,9 @@ def test_generator_snapshot_is_a_detached_copy(tmp_path):
     with pytest.raises(TrainingError):
         trainer.generator_snapshot()
     trainer.run()
-    cfg, state = trainer.generator_snapshot()
+    snapshot = trainer.generator_snapshot()
+    assert (snapshot.step, snapshot.is_ema) == (2, True)
+    state = snapshot.state
     key = "linear.parametrizations.weight.original"
     state[key].zero_()
     assert not torch.equal(trainer.G_ema.state_dict()[key], state[key])
