@@ -35,15 +35,18 @@ class FolderSummary:
 
 
 def summarise_folder(
-    folder: str | None, should_stop: Callable[[], bool] | None = None
+    folder: str | None,
+    should_stop: Callable[[], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FolderSummary:
     """Scan ``folder`` (None: the bundled demo set) and decode a few thumbnails.
 
+    ``progress(images_found, folders_scanned)`` follows the scan (see ``scan_folder``).
     Raises DataError (with the engine's message) for a folder that cannot be used, and
     LoadStopped when ``should_stop()`` turns true.
     """
     root = demo_dataset_folder() if folder is None else Path(folder)
-    scan = scan_folder(root, should_stop=should_stop)
+    scan = scan_folder(root, should_stop=should_stop, progress=progress)
     counts = Counter(scan.labels)
     # One thumbnail per class first, then evenly spread over the rest.
     order: list[int] = []

@@ -163,11 +163,22 @@ class DataPanel(QGroupBox):
         self.summary = None
         self.scan_row.setVisible(True)
         self._show_message("Scanning…")
-        job = self._jobs.start(lambda job: summarise_folder(folder, job.should_stop), "scan")
+        job = self._jobs.start(
+            lambda job: summarise_folder(folder, job.should_stop, job.report), "scan"
+        )
         self._scan = job
+        # A scan job reports (images found, folders scanned): no total until it ends.
+        job.progress.connect(lambda found, folders: self._on_scan_progress(job, found, folders))
         job.succeeded.connect(lambda summary: self._on_summary(job, summary))
         job.failed.connect(lambda message, _details: self._on_failed(job, message))
         job.cancelled.connect(lambda: self._on_cancelled(job))
+
+    def _on_scan_progress(self, job: Job, found: int, folders: int) -> None:
+        if job is self._scan:
+            self._show_message(
+                f"Scanning… {found:,} image file{'s' if found != 1 else ''} found "
+                f"in {folders:,} folder{'s' if folders != 1 else ''}"
+            )
 
     def cancel_scan(self) -> None:
         if self._scan is not None:

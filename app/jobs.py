@@ -48,6 +48,7 @@ class Job(QObject):
     finished = Signal()
 
     _done = Signal(str, object)  # from the pool thread to this object (queued)
+    _reported = Signal(int, int)  # likewise: ``progress`` is then emitted on the GUI thread
 
     def __init__(self, work: Callable[[Job], Any], name: str = "") -> None:
         super().__init__()
@@ -55,6 +56,7 @@ class Job(QObject):
         self._work = work
         self._stop = threading.Event()
         self._done.connect(self._deliver)
+        self._reported.connect(self._relay_progress)
 
     def cancel(self) -> None:
         self._stop.set()
@@ -63,7 +65,12 @@ class Job(QObject):
         return self._stop.is_set()
 
     def report(self, done: int, total: int) -> None:
-        self.progress.emit(int(done), int(total))
+        """Called by ``work`` on the pool thread; ``progress`` follows on the GUI thread."""
+        self._reported.emit(int(done), int(total))
+
+    @Slot(int, int)
+    def _relay_progress(self, done: int, total: int) -> None:
+        self.progress.emit(done, total)
 
     def execute(self) -> None:
         """Runs on the pool thread."""

@@ -153,7 +153,10 @@ def _should_stop(should_stop: Callable[[], bool] | None) -> None:
 
 
 def scan_folder(
-    folder: str | os.PathLike, *, should_stop: Callable[[], bool] | None = None
+    folder: str | os.PathLike,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FolderScan:
     """Find the image files under ``folder`` (recursively) and their class labels.
 
@@ -163,6 +166,10 @@ def scan_folder(
     scanned is reported as a "symlink loop". Empty image files, unreadable sub-folders and
     broken links are reported in ``skipped`` and left out of ``files``. Class labels follow
     the rule in the module docstring: two or more immediate sub-folders holding all images.
+
+    ``progress(images_found, folders_scanned)`` is called at most about 20 times a second
+    while the walk goes on, and once at its end: a huge tree takes a while to list, and the
+    total is not known until then.
 
     Raises :class:`DataError` naming the folder when it does not exist, is not a folder,
     cannot be read, or holds no usable image file.
@@ -179,7 +186,7 @@ def scan_folder(
     if not stat.S_ISDIR(root_stat.st_mode):
         raise DataError(f"{shown}: not a folder")
 
-    walk = _Walk(should_stop)
+    walk = _Walk(should_stop, progress)
     try:
         walk.run(os.fspath(root), (root_stat.st_dev, root_stat.st_ino))
     except _RootUnreadable as err:
@@ -216,12 +223,27 @@ class _RootUnreadable(Exception):
 class _Walk:
     """Depth-first scandir walk collecting (relative path, top-level sub-folder) pairs."""
 
-    def __init__(self, should_stop: Callable[[], bool] | None) -> None:
+    def __init__(
+        self,
+        should_stop: Callable[[], bool] | None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.should_stop = should_stop
+        self.progress = progress
         self.found: list[tuple[str, str | None]] = []
         self.skipped: list[SkippedFile] = []
         self.file_skips: list[SkippedFile] = []  # the image files among ``skipped``
+        self.folders = 0
         self._seen = 0
+        self._last_report = time.monotonic()  # the first call waits one interval
+
+    def _report(self, force: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if force or now - self._last_report >= _PROGRESS_INTERVAL_S:
+            self._last_report = now
+            self.progress(len(self.found), self.folders)
 
     def _skip(self, rel: str, reason: str, *, is_image: bool = False) -> None:
         skip = SkippedFile(_display(rel), reason)
@@ -237,7 +259,9 @@ class _Walk:
         visited = {root_id}
         while stack:
             _should_stop(self.should_stop)
+            self._report()
             path, rel_dir, top, ancestors = stack.pop()
+            self.folders += 1
             try:
                 with os.scandir(path) as it:
                     entries = list(it)
@@ -249,8 +273,9 @@ class _Walk:
             subdirs = []
             for entry in entries:
                 self._seen += 1
-                if self._seen % 4096 == 0:
+                if self._seen % 4096 == 0:  # one folder may hold a million files
                     _should_stop(self.should_stop)
+                    self._report()
                 name = entry.name
                 if name.startswith("."):
                     continue
@@ -293,6 +318,7 @@ class _Walk:
                 child_top = top if top is not None else entry.name
                 children.append((entry.path, rel, child_top, ancestors | {dir_id}))
             stack.extend(reversed(children))  # popped in name order
+        self._report(force=True)
 
 
 def _os_reason(err: OSError) -> str:

@@ -3,6 +3,9 @@ inspector's query points and panels, and the curves' settings for long runs."""
 
 from __future__ import annotations
 
+import re
+import time
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -116,9 +119,13 @@ def test_curves_are_built_for_long_runs(qtbot):
 
 
 def test_a_slow_scan_shows_progress_and_can_be_cancelled(qtbot, monkeypatch, tmp_path):
-    def endless_scan(folder, should_stop):
+    def endless_scan(folder, should_stop, progress):
+        found = 0
         while not should_stop():
-            pass
+            found += 1
+            if found % 1000 == 0:
+                progress(found, found // 100)
+            time.sleep(0.0001)
         raise LoadStopped()
 
     monkeypatch.setattr("app.data_panel.summarise_folder", endless_scan)
@@ -128,6 +135,11 @@ def test_a_slow_scan_shows_progress_and_can_be_cancelled(qtbot, monkeypatch, tmp
     panel.show()
     panel.set_folder(tmp_path)
     assert panel.scanning and panel.scan_row.isVisible()
+    # What the walk has found so far, as it goes (a huge tree takes a while to list).
+    qtbot.waitUntil(lambda: "image files found in" in panel.summary_label.text(), timeout=30_000)
+    assert re.search(
+        r"Scanning… [\d,]+ image files found in [\d,]+ folders", panel.summary_label.text()
+    )
     with qtbot.waitSignal(jobs.active()[0].finished, timeout=30_000):
         qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
     assert not panel.scanning and not panel.scan_row.isVisible()

@@ -44,6 +44,22 @@ def test_job_result_and_failure_arrive_on_the_gui_thread(qtbot, runner):
     assert failed.args == ["/data: folder not found", ""]
 
 
+def test_job_progress_arrives_on_the_gui_thread_before_the_result(qtbot, runner):
+    def work(job):
+        for done in range(3):
+            job.report(done, 3)
+        return "result"
+
+    seen = []
+    job = runner.start(work)
+    job.progress.connect(lambda done, total: seen.append((done, threading.current_thread().name)))
+    job.succeeded.connect(lambda value: seen.append((value, threading.current_thread().name)))
+    with qtbot.waitSignal(job.finished, timeout=TIMEOUT):
+        pass
+    gui = threading.main_thread().name
+    assert seen == [(0, gui), (1, gui), (2, gui), ("result", gui)]
+
+
 def test_cancelled_job_reports_cancelled(qtbot, runner):
     started = threading.Event()
 

@@ -390,6 +390,27 @@ def test_scanning_100000_files_takes_seconds(tmp_path):
 # --------------------------------------------------------------------------- progress, stop
 
 
+def test_scan_progress_counts_images_and_folders_and_ends_with_the_totals(tmp_path, monkeypatch):
+    bad_images.write_tiny_files(tmp_path, 20_000)
+    clock = iter(range(10**9))  # each reading 1 s later: every chance to report is taken
+    monkeypatch.setattr(data.time, "monotonic", lambda: float(next(clock)))
+    calls: list[tuple[int, int]] = []
+    scan = scan_folder(tmp_path, progress=lambda *call: calls.append(call))
+    folders = 1 + sum(1 for p in tmp_path.rglob("*") if p.is_dir())
+    assert calls[-1] == (len(scan.files), folders) == (20_000, folders)
+    assert len(calls) > 3  # reported while walking, not only at the end
+    assert calls[0][0] < 20_000
+    assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(calls, calls[1:], strict=False))
+
+
+def test_scan_progress_is_throttled(tmp_path, monkeypatch):
+    bad_images.write_tiny_files(tmp_path, 20_000)
+    monkeypatch.setattr(data.time, "monotonic", lambda: 1000.0)  # time stands still
+    calls: list[tuple[int, int]] = []
+    scan_folder(tmp_path, progress=lambda *call: calls.append(call))
+    assert len(calls) == 1 and calls[0][0] == 20_000  # only the final count
+
+
 def test_progress_starts_at_zero_and_ends_at_total(tmp_path):
     write_images(tmp_path, [f"{i:03d}.png" for i in range(40)])
     (tmp_path / "bad.png").write_text("no")
