@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     for dtype in (torch.float32, lowp):
         for name, kernel in KERNELS.items():
             seconds, error = time_kernel(kernel, inputs, dtype, device, args.repeats)
-            print(f"{name:<16}{str(dtype).replace('torch.', ''):>10}{1000 * seconds:>10.1f}{error:>12.2e}")
+            dtype_name = str(dtype).replace("torch.", "")
+            print(f"{name:<16}{dtype_name:>10}{1000 * seconds:>10.1f}{error:>12.2e}")
     return 0
 
 
