@@ -123,6 +123,7 @@ class AttentionView(QWidget):
         self.image: np.ndarray | None = None
         self.queries: list[Query] = []
         self.result: AttentionResult | None = None
+        self.source_note = ""  # where the shown image and maps come from, when it matters
         self.gammas: dict[str, float] = {}
         self._cells: list[list[_Cell]] = []  # [query][layer]
         self._layout_key: tuple | None = None
@@ -138,14 +139,17 @@ class AttentionView(QWidget):
         resized = self.image is None or self.image.shape != image.shape
         self.image = image
         self.caption.setText(caption)
+        self.source_note = ""
         self.query_image.setImage(image, autoLevels=False, levels=(0, 255))
         if resized:
             fit(self.query_box, image.shape[1], image.shape[0])
         self.stack.show_content()
         self._set_queries(queries, notify=False)
 
-    def set_caption(self, caption: str) -> None:
-        self.caption.setText(caption)
+    def set_source_note(self, note: str) -> None:
+        """A line under the hint about where the shown image and maps come from ("": none)."""
+        self.source_note = note
+        self._update_hint()
 
     def show_result(self, result: AttentionResult) -> None:
         """Draw the maps of a result whose queries are the current ones."""
@@ -198,14 +202,18 @@ class AttentionView(QWidget):
             self.result = None
             if not self.queries:
                 self._clear_cells()
-        self.hint.setText(
+        self._update_hint()
+        if notify:
+            self.queries_changed.emit(list(self.queries))
+
+    def _update_hint(self) -> None:
+        hint = (
             f"{len(self.queries)} query point(s). Click to add (up to {MAX_QUERIES}), "
             "right-click to remove."
             if self.queries
             else "Click any pixel of the image to place a query point."
         )
-        if notify:
-            self.queries_changed.emit(list(self.queries))
+        self.hint.setText(f"{hint}\n{self.source_note}" if self.source_note else hint)
 
     def add_query(self, row: int, col: int) -> None:
         if (row, col) in self.queries:

@@ -6,7 +6,7 @@ image imports it, so arrays are always (row, column, rgb), as the engine gives t
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget, QWidget
 
 from app.style import MUTED, configure_pyqtgraph
@@ -79,9 +79,44 @@ class PlaceholderStack(QStackedWidget):
         self.setCurrentIndex(1)
 
 
-def title_label(text: str = "") -> QLabel:
-    """A view's title: bold, and allowed to shrink (elided by the layout, never widening it)."""
-    label = QLabel(text)
+class ElidedLabel(QLabel):
+    """One line of text that ends in "…" where it is too wide; the tooltip then shows it all.
+
+    ``text()`` is the whole text, as set.
+    """
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self._full = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        self._full = text
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._elide()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._elide()  # a style sheet's font arrives after the text
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(
+            self._full, Qt.TextElideMode.ElideRight, max(self.contentsRect().width(), 0)
+        )
+        super().setText(shown)
+        self.setToolTip(self._full if shown != self._full else "")
+
+
+def title_label(text: str = "") -> ElidedLabel:
+    """A view's title: bold, and allowed to shrink (elided, never widening the layout)."""
+    label = ElidedLabel(text)
     label.setObjectName("viewTitle")
     label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     return label

@@ -620,14 +620,6 @@ class MainWindow(QMainWindow):
 
     def _show_selected(self, queries: list[Query]) -> None:
         assert self.samples is not None and self.selected is not None
-        self.attention_view.show_sample(
-            self.samples.images[self.selected], self._selection_caption(), queries
-        )
-        self.request_attention()
-
-    def _selection_caption(self, maps_step: int | None = None) -> str:
-        """What the inspector shows: which sample, and from which step of G."""
-        assert self.samples is not None and self.selected is not None
         samples, index = self.samples, self.selected
         caption = f"Sample {index + 1}"
         if samples.labels is not None:
@@ -636,11 +628,8 @@ class MainWindow(QMainWindow):
             caption += f" · {names[label] if label < len(names) else f'class {label}'}"
         if samples.step is not None:
             caption += f" · step {samples.step}"
-        if maps_step is not None and maps_step != samples.step:
-            # Training went on after the grid was drawn: the maps (and the enlarged image)
-            # come from the newer weights, so say so rather than let them pass as the grid's.
-            caption += f" · image and maps from step {maps_step}"
-        return caption
+        self.attention_view.show_sample(samples.images[index], caption, queries)
+        self.request_attention()
 
     def request_attention(self) -> None:
         queries = self.attention_view.queries
@@ -653,8 +642,13 @@ class MainWindow(QMainWindow):
         self.attention_view.show_result(reply.result)
         if self.attention_view.result is reply.result:
             self.attention_result = reply.result
-            if self.samples is not None and self.selected is not None:
-                self.attention_view.set_caption(self._selection_caption(reply.step))
+            grid_step = None if self.samples is None else self.samples.step
+            note = ""
+            if reply.step is not None and grid_step is not None and reply.step != grid_step:
+                # Training went on after the grid was drawn: the enlarged image and its maps
+                # come from newer weights, so say so rather than let them pass as the grid's.
+                note = f"Image and maps from step {reply.step} (the grid is from step {grid_step})."
+            self.attention_view.set_source_note(note)
             self._update_actions()
 
     def _on_inspector_failed(self, what: str, message: str, details: str) -> None:

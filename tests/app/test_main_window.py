@@ -61,11 +61,15 @@ def test_train_inspect_export_stop_and_explore(qtbot, window, tiny_folder, tmp_p
     with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
         click_sample(qtbot, window, 1, 5, 7)
     assert window.selected == 1
-    # The caption names the grid's step, and the step the maps came from when training moved on.
-    caption, maps_step = window.attention_view.caption.text(), replies[-1].step
-    assert caption.startswith(f"Sample 2 · step {window.samples.step}")
-    assert maps_step >= window.samples.step
-    assert (f"maps from step {maps_step}" in caption) == (maps_step != window.samples.step)
+    # The caption names the grid's step; the hint, the step the maps came from when training
+    # moved on since.
+    maps_step, grid_step = replies[-1].step, window.samples.step
+    assert window.attention_view.caption.text() == f"Sample 2 · step {grid_step}"
+    assert maps_step >= grid_step
+    hint = window.attention_view.hint.text()
+    assert (f"maps from step {maps_step} (the grid is from step {grid_step})" in hint) == (
+        maps_step != grid_step
+    )
     assert window.attention_view.queries == [(5, 7)]
     assert heatmap_shapes(window) == [
         (0, "G attention 8x8", (8, 8, 3)),

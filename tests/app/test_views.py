@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from app.attention_view import MAX_QUERIES, AttentionView
 from app.curves_view import CurvesView
@@ -161,3 +162,18 @@ def test_the_singletons_survive_many_qt_calls():
     for _ in range(200_000):  # more than None's whole count in an unguarded process
         probe.setObjectName("x")
     assert sys.getrefcount(None) > 0 and before - sys.getrefcount(None) <= 200_000
+
+
+def test_a_title_too_long_for_its_width_ends_in_an_ellipsis_and_shows_all_in_its_tooltip(qtbot):
+    from app.image_items import title_label
+
+    text = "Sample 12 · smileys_emotion · step 1200, maps from step 1260"
+    label = title_label(text)
+    qtbot.addWidget(label)
+    label.resize(2000, 30)
+    label.show()
+    assert label.text() == text and label.toolTip() == ""
+    label.resize(120, 30)
+    shown = QLabel.text(label)  # what is drawn
+    assert shown.endswith("…") and len(shown) < len(text)
+    assert label.text() == text and label.toolTip() == text
