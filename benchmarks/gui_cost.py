@@ -17,7 +17,10 @@ Throughput comes from the trainer's own clock (``StepStats.elapsed_s``) after
 steps: while the window starts, its device scan, folder scan and thumbnails run beside the
 first steps, and a few steps' warm-up put that one-off cost on the live window's account
 (78-85% instead of ~100% on 2 idle cores). A QTimer on the GUI thread fires
-every ``--probe-ms``; a stall is how much later than due it fired. The headless run is
+every ``--probe-ms``; a stall is how much later than due it fired. The probe runs in the
+clicking window (it also times the clicks), or in the views window when there is none: its
+200 wake-ups a second take a training thread off its core each time, which cost 2-4% of
+the throughput on 2 cores and would be charged to the window. The headless run is
 repeated before and after the GUI run and averaged, to cancel drift.
 """
 
@@ -124,6 +127,7 @@ def with_window(
         state["since"] = time.perf_counter()
         if phases[state["phase"]] == "views":
             state["gui_cpu"] = time.thread_time()  # this is the GUI thread
+        if phases[state["phase"]] == ("clicks" if click_every > 0 else "views"):
             probe.start()
         if phases[state["phase"]] != "views" and "gui_share" not in state:
             busy = time.thread_time() - state["gui_cpu"]

@@ -36,6 +36,27 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def memory_trend(series: list[dict], warmup_minutes: float) -> str:
+    """RSS after the warm-up: its range, the medians of its two halves, and a fitted slope.
+
+    Single readings swing by tens of MB as sample and attention buffers are replaced, so
+    the first and last reading alone say little about growth; halves and a slope do.
+    """
+    rows = [r for r in series if r["minutes"] >= warmup_minutes]
+    if len(rows) < 4:
+        return ""
+    minutes = np.array([r["minutes"] for r in rows])
+    rss = np.array([r["rss_mb"] for r in rows])
+    half = len(rss) // 2
+    slope_per_hour = 60 * np.polyfit(minutes, rss, 1)[0]
+    return (
+        f"after {warmup_minutes:g} min of warm-up: RSS {rss.min():.1f}-{rss.max():.1f} MB; "
+        f"median {np.median(rss[:half]):.1f} MB in the first half, "
+        f"{np.median(rss[half:]):.1f} MB in the second; "
+        f"fitted trend {slope_per_hour:+.1f} MB per hour"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0)
@@ -99,12 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     window.shutdown()
     window.close()
     app.processEvents()
-    after_warmup = [r["rss_mb"] for r in series if r["minutes"] >= min(2.0, args.minutes / 2)]
-    if len(after_warmup) >= 2:
-        print(
-            f"growth after warm-up: {after_warmup[-1] - after_warmup[0]:+.1f} MB "
-            f"({after_warmup[0]:.1f} -> {after_warmup[-1]:.1f})"
-        )
+    summary = memory_trend(series, warmup_minutes=min(2.0, args.minutes / 2))
+    if summary:
+        print(summary)
     if args.json:
         Path(args.json).write_text(json.dumps(series, indent=2) + "\n", encoding="utf-8")
     return 0
