@@ -20,8 +20,10 @@ from pathlib import Path
 
 import torch
 
-# Shared libraries that may hold the OpenMP runtime PyTorch was built with.
+# Shared libraries that may hold the OpenMP runtime PyTorch was built with, and MKL (linked
+# into libtorch_cpu in PyTorch's wheels, or a libmkl_rt of its own elsewhere).
 _OPENMP_NAMES = ("libgomp", "libomp", "libiomp5")
+_MKL_NAMES = ("libtorch_cpu", "libmkl_rt")
 
 
 def uses_openmp() -> bool:
@@ -30,8 +32,8 @@ def uses_openmp() -> bool:
 
 
 @functools.cache
-def _loaded_libraries() -> tuple[ctypes.CDLL, ...]:
-    """The OpenMP runtime(s) loaded in this process."""
+def _loaded_libraries(prefixes: tuple[str, ...]) -> tuple[ctypes.CDLL, ...]:
+    """The libraries loaded in this process whose file names start with ``prefixes``."""
     paths: list[str] = []
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
@@ -39,11 +41,11 @@ def _loaded_libraries() -> tuple[ctypes.CDLL, ...]:
                 fields = line.rstrip("\n").split(maxsplit=5)
                 path = fields[5] if len(fields) == 6 else ""
                 name = os.path.basename(path)
-                if name.startswith(_OPENMP_NAMES) and path not in paths:
+                if name.startswith(prefixes) and path not in paths:
                     paths.append(path)
     except OSError:  # not Linux: look beside PyTorch's own libraries
         lib = Path(torch.__file__).parent / "lib"
-        paths = [str(p) for p in sorted(lib.glob("*")) if p.name.startswith(_OPENMP_NAMES)]
+        paths = [str(p) for p in sorted(lib.glob("*")) if p.name.startswith(prefixes)]
     libraries = []
     for path in paths:
         try:
@@ -62,9 +64,19 @@ def set_threads_of_this_thread(count: int) -> int:
     torch.get_num_threads()  # PyTorch's lazy per-thread set-up first, or it would undo ours
     if not uses_openmp():
         return torch.get_num_threads()
-    # MKL's threads (bmm) come from the same OpenMP runtime and follow its per-thread count.
-    for library in _loaded_libraries():
-        setter = getattr(library, "omp_set_num_threads", None)
-        if setter is not None:
-            setter(ctypes.c_int(count))
+    _call_each("omp_set_num_threads", _OPENMP_NAMES, count)
+    # MKL (bmm) asks OpenMP for its own team size once torch.set_num_threads has set MKL's
+    # process-wide count; its thread-local setting takes precedence. The C name takes the
+    # count by value (the lower-case one is Fortran's, by reference).
+    _call_each("MKL_Set_Num_Threads_Local", _MKL_NAMES, count)
     return torch.get_num_threads()
+
+
+def _call_each(function: str, prefixes: tuple[str, ...], count: int) -> None:
+    for library in _loaded_libraries(prefixes):
+        try:
+            setter = getattr(library, function)
+        except AttributeError:
+            continue
+        setter.restype = ctypes.c_int
+        setter(ctypes.c_int(count))

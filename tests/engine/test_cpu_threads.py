@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 import threading
 
 import pytest
@@ -11,44 +13,58 @@ import torch
 from sagan_engine.cpu_threads import set_threads_of_this_thread, uses_openmp
 
 needs_openmp_and_two_threads = pytest.mark.skipif(
-    not uses_openmp() or torch.get_num_threads() < 2 or not os.path.isdir("/proc/self/task"),
-    reason="needs PyTorch's OpenMP backend, two or more threads, and Linux /proc",
+    not uses_openmp() or torch.get_num_threads() < 2 or not sys.platform.startswith("linux"),
+    reason="needs PyTorch's OpenMP backend, two or more threads, and Linux (thread names)",
 )
 
 
-def _os_threads() -> int:
-    return len(os.listdir("/proc/self/task"))
+def _threads_named(name: bytes) -> int:
+    count = 0
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm", "rb") as comm:
+                count += comm.read().strip() == name
+        except OSError:  # the thread ended while we looked
+            pass
+    return count
 
 
-def _run_on_a_new_thread(count: int | None) -> tuple[int, int]:
-    """(threads this thread then reports, OS threads added by its parallel ops)."""
+def _run_on_a_new_thread(count: int | None, name: bytes) -> tuple[int, int]:
+    """(threads this thread then reports, helper threads its parallel ops started).
+
+    The thread names itself; Linux gives threads it starts the same name, so its OpenMP
+    helpers are counted and threads other tests left running are not.
+    """
     result = {}
 
     def work() -> None:
+        ctypes.CDLL(None).prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
         if count is not None:
             set_threads_of_this_thread(count)
-        before = _os_threads()
         x = torch.randn(16, 128, 128)
         (x @ x).sum()  # bmm, through MKL
         torch.nn.functional.conv2d(torch.randn(4, 8, 32, 32), torch.randn(8, 8, 3, 3)).sum()
         result["threads"] = torch.get_num_threads()
-        result["added"] = _os_threads() - before
+        result["helpers"] = _threads_named(name) - 1
 
     thread = threading.Thread(target=work)
     thread.start()
     thread.join()
-    return result["threads"], result["added"]
+    return result["threads"], result["helpers"]
 
 
 @needs_openmp_and_two_threads
 def test_one_thread_here_starts_no_openmp_team_and_leaves_the_others_alone():
     everyone = torch.get_num_threads()
+    # As the bench and tests do: this also fixes MKL's process-wide count, after which MKL
+    # sizes its own teams unless told otherwise per thread.
+    torch.set_num_threads(everyone)
     # Without the setting, a new thread's first parallel ops start a team of helper threads:
     # this is what the check below would miss if the setting did nothing.
-    assert _run_on_a_new_thread(None) == (everyone, everyone - 1)
-    assert _run_on_a_new_thread(1) == (1, 0)
+    assert _run_on_a_new_thread(None, b"omp-probe-a") == (everyone, everyone - 1)
+    assert _run_on_a_new_thread(1, b"omp-probe-b") == (1, 0)
     assert torch.get_num_threads() == everyone  # this thread, and the process default
-    assert _run_on_a_new_thread(None)[0] == everyone
+    assert _run_on_a_new_thread(None, b"omp-probe-c")[0] == everyone
 
 
 def test_a_count_below_one_is_refused():
