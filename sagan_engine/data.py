@@ -229,21 +229,16 @@ class _Walk:
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.should_stop = should_stop
-        self.progress = progress
+        # Waits one interval before its first call: a small folder reports only its end.
+        self.report_progress = _ProgressReporter(progress, wait_first=True)
         self.found: list[tuple[str, str | None]] = []
         self.skipped: list[SkippedFile] = []
         self.file_skips: list[SkippedFile] = []  # the image files among ``skipped``
         self.folders = 0
         self._seen = 0
-        self._last_report = time.monotonic()  # the first call waits one interval
 
     def _report(self, force: bool = False) -> None:
-        if self.progress is None:
-            return
-        now = time.monotonic()
-        if force or now - self._last_report >= _PROGRESS_INTERVAL_S:
-            self._last_report = now
-            self.progress(len(self.found), self.folders)
+        self.report_progress(len(self.found), self.folders, force=force)
 
     def _skip(self, rel: str, reason: str, *, is_image: bool = False) -> None:
         skip = SkippedFile(_display(rel), reason)
@@ -499,8 +494,8 @@ def load_image_folder(
     shown = _display(folder)
     scan = scan_folder(folder, should_stop=should_stop)
     total = len(scan.files)
-    report = _ProgressReporter(progress, total)
-    report(0, force=True)
+    report = _ProgressReporter(progress)
+    report(0, total, force=True)
 
     cache = _DecodeCache.open(cache_dir, scan, resolution)
     cached = cache.read(total, resolution) if cache else None
@@ -519,7 +514,7 @@ def load_image_folder(
         ]
         if ok.any() and cache and not any(s.reason in _TRANSIENT_REASONS for s in decode_skips):
             cache.write(images, ok, decode_skips)
-    report(total, force=True)
+    report(total, total, force=True)
 
     if not ok.any():
         scan_skips = [s for s in scan.skipped if _is_image_name(s.path)]
@@ -540,20 +535,21 @@ def _is_image_name(path: str) -> bool:
 
 
 class _ProgressReporter:
-    """Calls ``progress(done, total)`` no more often than every 50 ms."""
+    """Passes its calls on to ``progress`` no more often than every 50 ms, or when forced."""
 
-    def __init__(self, progress: Callable[[int, int], None] | None, total: int) -> None:
+    def __init__(
+        self, progress: Callable[[int, int], None] | None, *, wait_first: bool = False
+    ) -> None:
         self.progress = progress
-        self.total = total
-        self.last = float("-inf")
+        self.last = time.monotonic() if wait_first else float("-inf")
 
-    def __call__(self, done: int, *, force: bool = False) -> None:
+    def __call__(self, first: int, second: int, *, force: bool = False) -> None:
         if self.progress is None:
             return
         now = time.monotonic()
         if force or now - self.last >= _PROGRESS_INTERVAL_S:
             self.last = now
-            self.progress(done, self.total)
+            self.progress(first, second)
 
 
 def _decode_all(
@@ -586,7 +582,7 @@ def _decode_all(
     done = 0
     for n in _run_chunks(decode_chunk, chunks, workers, should_stop, halt):
         done += n
-        report(done)
+        report(done, len(files))
     return reasons
 
 
