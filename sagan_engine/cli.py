@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int)
     train.add_argument("--seed", type=int)
     train.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    train.add_argument(
+        "--augment",
+        metavar="POLICY",
+        help="DiffAugment before D: auto (on below 10000 images), off, or ops such as "
+        "color,translation,cutout",
+    )
     train.add_argument("--out", metavar="RUN", help="run folder (default: under the user data dir)")
     train.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -158,6 +164,8 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
         train["seed"] = args.seed
     if args.device is not None:
         train["device"] = args.device
+    if args.augment is not None:
+        train["augment"] = args.augment
     data: dict = {}
     if args.data:
         data["folder"] = str(Path(args.data).expanduser().resolve())

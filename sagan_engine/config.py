@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .augment import parse_policy
 from .errors import ConfigError
 
 RESOLUTIONS = (32, 64, 128)
@@ -118,6 +119,9 @@ class TrainConfig:
     precision: str = "auto"
     channels_last: bool = True
     compile: bool = False
+    # DiffAugment policy applied to real and generated images before D (sagan_engine.augment):
+    # "auto" (on for small folders), "off", or ops such as "color,translation,cutout".
+    augment: str = "auto"
     # Statistics are read back from the device every `log_every` steps, not every step.
     log_every: int = 10
     sample_every: int = 200
@@ -156,6 +160,8 @@ class TrainConfig:
         _require(
             self.precision in PRECISIONS, "train.precision", self.precision, f"one of {PRECISIONS}"
         )
+        if self.augment.strip().lower() != "auto":
+            parse_policy(self.augment)  # raises ConfigError naming the unknown op
         for name in ("log_every", "sample_every", "checkpoint_every"):
             value = getattr(self, name)
             _require(value >= 1, f"train.{name}", value, "at least 1")

@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from . import checkpoint as ckpt_io
+from .augment import DiffAugment, resolve_policy
 from .config import RunConfig
 from .data import ImageDataset
 from .devices import autocast_dtype, describe_device, resolve_device
@@ -82,6 +83,10 @@ class Trainer:
             config = config.replace(model={"num_classes": dataset.num_classes})
         elif not dataset.num_classes and config.model.num_classes:
             config = config.replace(model={"num_classes": 0})
+        augment = resolve_policy(config.train.augment, len(dataset))
+        if augment != config.train.augment:
+            # Written into the run's config.json, so the run says what it really used.
+            config = config.replace(train={"augment": augment})
         if dataset.images.ndim != 4 or dataset.images.shape[1:] != (
             config.model.resolution,
             config.model.resolution,
@@ -175,6 +180,7 @@ class Trainer:
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=train.lr_g, betas=train.betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=train.lr_d, betas=train.betas)
         self.loss_d, self.loss_g = LOSSES[train.loss]
+        self.augment = DiffAugment(train.augment)
         self.amp_dtype = autocast_dtype(train.precision, self.device)
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=self.amp_dtype == torch.float16
@@ -239,6 +245,12 @@ class Trainer:
             )
         return z, y
 
+    def _for_d(self, images: torch.Tensor) -> torch.Tensor:
+        """What D sees: T(x) under the run's DiffAugment policy (the same in both steps)."""
+        if not self.augment:
+            return images
+        return self.augment(images, self.rng).contiguous(memory_format=self.memory_format)
+
     def _d_step(self) -> torch.Tensor:
         real, y_real = self._real_batch()
         z, y_fake = self._latents(real.shape[0])
@@ -247,7 +259,8 @@ class Trainer:
         labels = None if y_real is None else torch.cat([y_real, y_fake])
         with self._autocast():
             # Real and fake in one pass: one power iteration of D's spectral norms per step.
-            logits = self.D_train(torch.cat([real, fake.to(real.dtype)]), labels).float()
+            both = self._for_d(torch.cat([real, fake.to(real.dtype)]))
+            logits = self.D_train(both, labels).float()
             real_logits, fake_logits = logits.split(real.shape[0])
             loss = self.loss_d(real_logits, fake_logits)
         self.opt_D.zero_grad(set_to_none=True)
@@ -264,7 +277,7 @@ class Trainer:
         try:
             with self._autocast():
                 # D's unwrapped module: its gradients are not needed here, so no DDP sync.
-                loss = self.loss_g(self.D(self.G_train(z, y), y).float())
+                loss = self.loss_g(self.D(self._for_d(self.G_train(z, y)), y).float())
             self.opt_G.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.opt_G)

@@ -1,0 +1,66 @@
+"""The trained demo model that ships with SAGAN Studio, addressable as the run name ``demo``.
+
+It is an ordinary SAGAN Studio checkpoint file (safetensors + JSON metadata) that holds only
+the EMA generator, in fp16 to keep the download small; :func:`load_generator` reads it like
+any other checkpoint and casts to the model's fp32. ``scripts/train_demo_model.py`` trains it
+with this engine and calls :func:`export_demo_model`; its card is ``MODEL_CARD.md`` beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from . import checkpoint as ckpt_io
+from .errors import CheckpointError
+
+DEMO_RUN_NAME = "demo"
+DEMO_MODEL_FILE = "demo_generator.safetensors"
+
+
+def _resources_dir() -> Path:
+    from sagan_studio_resources import resource_path
+
+    return resource_path("demo_model")
+
+
+DEMO_MODEL_DIR = _resources_dir()
+
+
+def demo_model_path() -> Path:
+    """The shipped checkpoint; a clear error when an install lacks it."""
+    path = DEMO_MODEL_DIR / DEMO_MODEL_FILE
+    if not path.is_file():
+        raise CheckpointError(
+            f"the bundled demo model is missing ({path}); reinstall SAGAN Studio or run "
+            "scripts/train_demo_model.py to make it"
+        )
+    return path
+
+
+def is_demo_name(path: str | Path) -> bool:
+    """True for the run name ``demo`` when no file or folder of that name is in the way."""
+    return str(path) == DEMO_RUN_NAME and not Path(path).exists()
+
+
+def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR) -> Path:
+    """Write the EMA generator of ``run``'s latest checkpoint as the demo model (fp16)."""
+    source = ckpt_io.load_checkpoint(ckpt_io.resolve_checkpoint(run))
+    state = source.state_dict("G_ema")
+    if not state:
+        raise CheckpointError(f"{source.path}: no EMA generator to export")
+    tensors = {
+        f"G_ema/{name}": value.half() if value.is_floating_point() else value
+        for name, value in state.items()
+    }
+    extra = {"exported_from": str(source.path), "precision": "fp16", "source_step": source.step}
+    to.mkdir(parents=True, exist_ok=True)
+    path = to / DEMO_MODEL_FILE
+    ckpt_io.save_checkpoint(path, source.step, source.config, source.class_names, tensors, extra)
+    return path
+
+
+def load_demo_state(path: Path | None = None) -> dict[str, torch.Tensor]:
+    """The shipped generator's tensors (fp16), keyed as in ``Generator.state_dict()``."""
+    return ckpt_io.load_checkpoint(path or demo_model_path()).state_dict("G_ema")
