@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sagan_engine.augment import AUTO_THRESHOLD, DEFAULT_POLICY
 from sagan_engine.config import ATTENTION_VARIANTS, PRESETS, RESOLUTIONS, RunConfig, preset
 
 PRESET_HELP = {
@@ -83,6 +84,14 @@ class AttentionPlacement(QWidget):
             box.setChecked(res in resolutions)
 
 
+AUGMENT_CHOICES = (
+    (f"auto (on below {AUTO_THRESHOLD:,} images)", "auto"),
+    ("off", "off"),
+    ("colour, translation, cutout", DEFAULT_POLICY),
+    ("translation, cutout", "translation,cutout"),
+)
+
+
 class ModelPanel(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Model and training", parent)
@@ -111,6 +120,13 @@ class ModelPanel(QGroupBox):
         self.ema.setToolTip(
             "Samples and the inspector use an exponential moving average of G's weights, "
             "which gives steadier, better images"
+        )
+        self.augment = QComboBox()
+        for text, policy in AUGMENT_CHOICES:
+            self.augment.addItem(text, policy)
+        self.augment.setToolTip(
+            "DiffAugment: the same random colour, translation and cutout applied to real and "
+            "generated images before D, so D cannot memorise a small folder (Zhao et al. 2020)"
         )
         self.seed = _spin(0, 2**31 - 1, "Seed of every random choice: same seed, same run")
         self.steps = _spin(1, 10_000_000, "Training steps in total", step=100)
@@ -148,6 +164,7 @@ class ModelPanel(QGroupBox):
         form.addRow("Attention in G", self.g_attention)
         form.addRow("Attention in D", self.d_attention)
         form.addRow("", self.ema)
+        form.addRow("Augment", self.augment)
         form.addRow("Seed", self.seed)
         form.addRow("Steps", self.steps)
         form.addRow("Device", self.device)
@@ -211,6 +228,9 @@ class ModelPanel(QGroupBox):
         self.lr_g.setValue(train.lr_g)
         self.lr_d.setValue(train.lr_d)
         self.ema.setChecked(train.ema)
+        if self.augment.findData(train.augment) < 0:
+            self.augment.addItem(train.augment.replace(",", ", "), train.augment)
+        self.augment.setCurrentIndex(self.augment.findData(train.augment))
         self.seed.setValue(min(train.seed, self.seed.maximum()))
         self.steps.setValue(min(train.steps, self.steps.maximum()))
         self.g_ch.setValue(model.g_ch)
@@ -241,6 +261,7 @@ class ModelPanel(QGroupBox):
                 "lr_g": self.lr_g.value(),
                 "lr_d": self.lr_d.value(),
                 "ema": self.ema.isChecked(),
+                "augment": self.augment.currentData(),
                 "ema_decay": self.ema_decay.value(),
                 "seed": self.seed.value(),
                 "device": self.device.currentData() or "cpu",

@@ -154,7 +154,12 @@ def load_state(
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file from a file path or a run folder (its latest checkpoint)."""
+    """A checkpoint file from a file path, a run folder (its latest checkpoint), or the name
+    ``demo`` for the bundled demo model (when no file or folder of that name is here)."""
+    from .demo_model import demo_model_path, is_demo_name
+
+    if is_demo_name(path):
+        return demo_model_path()
     path = Path(path).expanduser()
     if path.is_dir():
         latest = RunFolder(path).latest_checkpoint()

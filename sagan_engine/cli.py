@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import signal
 import sys
 import time
@@ -117,7 +116,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_run_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--run", required=True, metavar="RUN", help="run folder or .safetensors checkpoint"
+        "--run",
+        required=True,
+        metavar="RUN",
+        help="run folder, .safetensors checkpoint, or 'demo' for the bundled demo model",
     )
 
 
@@ -177,9 +179,12 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .data import load_demo_dataset, load_image_folder
     from .distributed import DistributedContext
+    from .output_paths import check_output_folder
     from .trainer import Trainer
 
     config, resume_dir = _train_config(args)
+    if args.out and not resume_dir:
+        check_output_folder(args.out)  # before minutes of loading, not after
     dist = DistributedContext.from_environment()
     show = not args.quiet and dist.is_main
     bar = ProgressLine(enabled=show)
@@ -306,13 +311,19 @@ def _labels(loaded, label: int | None, n: int) -> torch.Tensor | None:
 
 def _cmd_sample(args: argparse.Namespace) -> int:
     from .checkpoint import load_generator
-    from .export import save_grid
-    from .sampling import generate, latents
+    from .export import save_png
+    from .output_paths import check_output_file
+    from .sample_grid import check_grid_fits, render_grid
+    from .sampling import latents
 
+    check_output_file(args.out)
     loaded = load_generator(args.run)
-    z = latents(args.n, loaded.config.model.z_dim, args.seed)
-    images = generate(loaded.generator, z, _labels(loaded, args.label, args.n))
-    path = save_grid(images, args.out, args.columns, args.padding)
+    model = loaded.config.model
+    check_grid_fits(args.n, model.resolution, args.columns, args.padding, model.z_dim)
+    z = latents(args.n, model.z_dim, args.seed)
+    labels = _labels(loaded, args.label, args.n)
+    grid = render_grid(loaded.generator, z, labels, args.columns, args.padding)
+    path = save_png(grid, args.out)
     print(f"wrote {path} ({args.n} samples, step {loaded.step})")
     return 0
 
@@ -321,8 +332,10 @@ def _cmd_attention(args: argparse.Namespace) -> int:
     from .attention import attention_maps
     from .checkpoint import load_generator
     from .export import save_attention_figure
+    from .output_paths import check_output_file
     from .sampling import latents
 
+    check_output_file(args.out)
     loaded = load_generator(args.run)
     z = latents(1, loaded.config.model.z_dim, args.seed)
     labels = _labels(loaded, args.label, 1)
@@ -364,11 +377,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from .output_paths import output_errors, write_output
+
     folder = RunFolder(args.run)
     if not folder.metrics_path.is_file():
         raise SaganError(f"{folder.path}: no metrics.csv (is this a run folder?)")
-    shutil.copyfile(folder.metrics_path, args.csv)
-    with open(args.csv, encoding="utf-8") as handle:
-        rows = sum(1 for _ in handle) - 1
-    print(f"wrote {args.csv} ({rows} rows)")
+    with output_errors(folder.metrics_path, "cannot read"):
+        data = folder.metrics_path.read_bytes()
+    path = write_output(args.csv, data)
+    rows = max(0, len(data.splitlines()) - 1)
+    print(f"wrote {path} ({rows} rows)")
     return 0

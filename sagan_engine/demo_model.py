@@ -39,6 +39,18 @@ def demo_model_path() -> Path:
     return path
 
 
+def demo_model_available() -> bool:
+    return (DEMO_MODEL_DIR / DEMO_MODEL_FILE).is_file()
+
+
+def is_demo_checkpoint(path: str | Path) -> bool:
+    """True for the path of the shipped checkpoint (how a loaded model says it is the demo)."""
+    try:
+        return Path(path).resolve() == (DEMO_MODEL_DIR / DEMO_MODEL_FILE).resolve()
+    except OSError:
+        return False
+
+
 def is_demo_name(path: str | Path) -> bool:
     """True for the run name ``demo`` when no file or folder of that name is in the way."""
     return str(path) == DEMO_RUN_NAME and not Path(path).exists()
