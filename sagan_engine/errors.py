@@ -26,3 +26,11 @@ class CheckpointError(SaganError):
 
 class TrainingError(SaganError):
     """Training cannot go on (non-finite losses, out of memory, disk full...)."""
+
+
+class OutputError(SaganError):
+    """A file or folder the user asked for cannot be written there (see output_paths)."""
+
+
+class RequestTooLarge(SaganError):
+    """What was asked for (a grid, a batch) would not fit in an image file or in memory."""

@@ -10,9 +10,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .attention import AttentionResult
-from .checkpoint import write_atomically
 from .events import StepStats
 from .imaging import make_grid
+from .output_paths import write_output
 
 # One colour per query point, as in the paper's figure 1 (red, green, blue, ...).
 QUERY_COLOURS = [
@@ -65,11 +65,11 @@ def png_bytes(image: Image.Image) -> bytes:
 
 
 def save_png(image: np.ndarray | Image.Image, path: str | Path) -> Path:
-    """Save atomically, so an interrupted export never leaves half a file."""
-    path = Path(path)
+    """Save atomically, so an interrupted export never leaves half a file.
+
+    Raises OutputError naming the path when it cannot be written."""
     picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
-    write_atomically(path, png_bytes(picture))
-    return path
+    return write_output(path, png_bytes(picture))
 
 
 def save_grid(
@@ -167,6 +167,4 @@ def save_metrics_csv(stats: Sequence[StepStats], path: str | Path) -> Path:
     writer = csv.writer(buffer)
     writer.writerow(header)
     writer.writerows(rows)
-    path = Path(path)
-    write_atomically(path, buffer.getvalue().encode("utf-8"))
-    return path
+    return write_output(path, buffer.getvalue().encode("utf-8"))

@@ -11,6 +11,7 @@ import copy
 import csv
 import json
 import math
+import shutil
 import threading
 import time
 import traceback
@@ -29,7 +30,7 @@ from .config import RunConfig
 from .data import ImageDataset
 from .devices import autocast_dtype, describe_device, resolve_device
 from .distributed import DistributedContext
-from .errors import CheckpointError, ConfigError, SaganError, TrainingError
+from .errors import CheckpointError, ConfigError, OutputError, SaganError, TrainingError
 from .events import (
     CheckpointSaved,
     Event,
@@ -45,6 +46,7 @@ from .export import metrics_rows
 from .imaging import make_grid, to_uint8
 from .losses import LOSSES
 from .models import Discriminator, Generator
+from .output_paths import check_output_folder, output_errors
 from .runs import RunFolder, default_runs_dir, new_run_name
 
 Listener = Callable[[Event], None]
@@ -475,15 +477,25 @@ class Trainer:
                 raise ConfigError(
                     f"{folder.path} already holds a run; resume it or choose another folder"
                 )
-        folder.create()
-        self.config.save(folder.config_path)
         summary = {
             "source": self.dataset.source,
             "images": len(self.dataset),
             "class_names": list(self.dataset.class_names),
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.dataset.skipped],
         }
-        folder.dataset_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        check_output_folder(folder.path)
+        created = not folder.path.exists()
+        try:
+            with output_errors(folder.path, "cannot create the run folder"):
+                folder.create()
+                self.config.save(folder.config_path)
+                ckpt_io.write_atomically(
+                    folder.dataset_path, (json.dumps(summary, indent=2) + "\n").encode("utf-8")
+                )
+        except OutputError:
+            if created:  # nothing half-made left behind
+                shutil.rmtree(folder.path, ignore_errors=True)
+            raise
 
     def _append_metrics(self, stats: StepStats) -> None:
         path = self.run_folder.metrics_path
