@@ -7,10 +7,12 @@ machine without a display (and fast).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.xcb_libraries import xcb_problem
 from sagan_engine import __version__
 from sagan_engine.runs import RunFolder
 
@@ -79,6 +81,19 @@ def parse_arguments(argv: Sequence[str] | None = None) -> tuple[argparse.Namespa
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, rest = parse_arguments(argv)
+    problem = xcb_problem(os.environ, rest)
+    if problem is not None:  # Qt would abort with a message few can act on
+        print(problem, file=sys.stderr)
+        return 2
+    if args.runs_dir:
+        from sagan_engine.errors import OutputError
+        from sagan_engine.output_paths import check_output_folder
+
+        try:
+            check_output_folder(args.runs_dir)
+        except OutputError as err:
+            print(f"error: --runs-dir {err}", file=sys.stderr)
+            return 2
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
