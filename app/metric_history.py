@@ -140,10 +140,14 @@ class MetricHistory:
         events = []
         for line, row in enumerate(rows[1:], start=2):
             try:
-                values = {name: float(row[i]) for name, i in index.items()}
-                gammas = {layer: float(row[i]) for layer, i in gamma_columns.items()}
+                # Empty cells: a value not computed at this step (e.g. a row of statistics
+                # taken only at sample steps); a row without any StepStats field is skipped.
+                values = {name: _number(row[i]) for name, i in index.items()}
+                gammas = {layer: _number(row[i]) for layer, i in gamma_columns.items()}
             except (ValueError, IndexError):
                 raise DataError(f"{path}, line {line}: not a row of numbers") from None
+            if all(math.isnan(v) for name, v in values.items() if name != "step"):
+                continue
             events.append(
                 StepStats(
                     step=int(values.get("step", 0)),
@@ -160,6 +164,11 @@ class MetricHistory:
             )
         history.extend(events)
         return history
+
+
+def _number(cell: str) -> float:
+    """A metrics.csv cell as a float; an empty cell is NaN."""
+    return float(cell) if cell.strip() else math.nan
 
 
 class Smoother:

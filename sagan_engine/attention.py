@@ -61,15 +61,7 @@ def attention_maps(
     ``query`` is one (row, col) pixel or a list of them. The generator is used in eval mode.
     """
     queries = _as_queries(query)
-    device = next(generator.parameters()).device
-    z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(1, -1).to(device)
-    labels = None
-    if generator.cfg.num_classes:
-        if y is None:
-            raise ValueError("this generator is class-conditional: give a class y")
-        if not 0 <= int(y) < generator.cfg.num_classes:
-            raise ValueError(f"class {y} is out of range 0..{generator.cfg.num_classes - 1}")
-        labels = torch.tensor([int(y)], device=device)
+    z, labels = single_input(generator, z, y)
     was_training = generator.training
     generator.eval()
     try:
@@ -86,6 +78,36 @@ def attention_maps(
         maps = beta[0, rows].float().reshape(len(rows), *key_grid).cpu().numpy()
         layers.append(LayerAttention(name, grid, maps))
     return AttentionResult(to_uint8(image)[0], queries, layers)
+
+
+def single_input(
+    generator: Generator, z: torch.Tensor | np.ndarray, y: int | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One latent (1, z_dim) and its class (1,) on G's device; the class checked."""
+    device = next(generator.parameters()).device
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(1, -1).to(device)
+    if not generator.cfg.num_classes:
+        return z, None
+    if y is None:
+        raise ValueError("this generator is class-conditional: give a class y")
+    if not 0 <= int(y) < generator.cfg.num_classes:
+        raise ValueError(f"class {y} is out of range 0..{generator.cfg.num_classes - 1}")
+    return z, torch.tensor([int(y)], device=device)
+
+
+def find_attention_layer(generator: Generator, layer: str | int) -> int:
+    """Index in ``generator.attention_layers()`` of a layer given by its name
+    ("G attention 16x16") or its resolution (16, "16" or "16x16")."""
+    names = [name for name, _ in generator.attention_layers()]
+    wanted = str(layer).strip()
+    for index, name in enumerate(names):
+        resolution = name.rsplit(" ", 1)[-1]  # "16x16"
+        if wanted in (name, resolution, resolution.split("x")[0]):
+            return index
+    raise ValueError(
+        f"no attention layer {layer!r} in this generator; it has "
+        f"{', '.join(names) if names else 'none'}"
+    )
 
 
 @torch.no_grad()

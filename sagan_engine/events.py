@@ -50,6 +50,25 @@ class SampleGrid:
 
 
 @dataclass(frozen=True)
+class LayerAttentionStats:
+    """How one attention layer behaves on a batch (see sagan_engine.attention_stats)."""
+
+    name: str
+    gamma: float
+    entropy: float  # mean of H(beta_{j,.}) / log N_keys: 1 = uniform, 0 = one position
+    distance: float  # mean beta-weighted query-to-key distance, in output pixels
+    contribution: float  # mean ||gamma * o|| / ||x|| per image
+
+
+@dataclass(frozen=True)
+class AttentionStats:
+    """Attention statistics of G (the EMA copy when enabled) on the run's fixed latents."""
+
+    step: int
+    layers: tuple[LayerAttentionStats, ...]
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     step: int
     path: str
@@ -89,6 +108,7 @@ Event = (
     TrainingStarted
     | StepStats
     | SampleGrid
+    | AttentionStats
     | CheckpointSaved
     | StateChanged
     | TrainingFinished
@@ -101,6 +121,8 @@ __all__ = [
     "TrainingStarted",
     "StepStats",
     "SampleGrid",
+    "LayerAttentionStats",
+    "AttentionStats",
     "CheckpointSaved",
     "StateChanged",
     "TrainingFinished",

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .attention import AttentionResult
-from .events import StepStats
+from .events import AttentionStats, StepStats
 from .imaging import make_grid
 from .output_paths import write_output
 
@@ -144,25 +144,72 @@ def save_attention_figure(result: AttentionResult, path: str | Path, **kwargs) -
     return save_png(attention_figure(result, **kwargs), path)
 
 
-def metrics_rows(stats: Iterable[StepStats]) -> tuple[list[str], list[list[float]]]:
-    items = list(stats)
-    gamma_names = sorted({name for s in items for name in s.gammas})
-    header = ["step", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "elapsed_s"]
-    header += [f"gamma[{name}]" for name in gamma_names]
-    rows = []
-    for s in items:
-        rows.append(
-            [s.step, s.loss_d, s.loss_g, s.d_real, s.d_fake, s.images_per_s, s.elapsed_s]
-            + [s.gammas.get(name, float("nan")) for name in gamma_names]
-        )
-    return header, rows
+STEP_COLUMNS = ("step", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "elapsed_s")
+ATTENTION_STATISTICS = ("gamma", "entropy", "distance", "contribution")  # of LayerAttentionStats
 
 
-def save_metrics_csv(stats: Sequence[StepStats], path: str | Path) -> Path:
-    """Write the statistics as CSV, one row per StepStats event."""
+def attention_column(statistic: str, layer: str) -> str:
+    """The metrics.csv column of one attention statistic of one layer of G."""
+    return f"attention_{statistic}[{layer}]"
+
+
+def metrics_header(gamma_layers: Iterable[str], attention_layers: Iterable[str] = ()) -> list[str]:
+    """The columns of a metrics.csv, all known when a run starts: the StepStats fields, gamma of
+    every attention layer (G's and D's), and the attention statistics of G's layers, which
+    rows fill at sample steps only (their other rows leave those cells empty)."""
+    header = list(STEP_COLUMNS) + [f"gamma[{name}]" for name in sorted(gamma_layers)]
+    header += [
+        attention_column(statistic, layer)
+        for layer in attention_layers
+        for statistic in ATTENTION_STATISTICS
+    ]
+    return header
+
+
+def _cells(item: StepStats | AttentionStats) -> dict[str, float]:
+    if isinstance(item, StepStats):
+        cells = {name: getattr(item, name) for name in STEP_COLUMNS}
+        cells.update({f"gamma[{name}]": value for name, value in item.gammas.items()})
+        return cells
+    cells = {"step": item.step}
+    for layer in item.layers:
+        for statistic in ATTENTION_STATISTICS:
+            cells[attention_column(statistic, layer.name)] = getattr(layer, statistic)
+    return cells
+
+
+def metrics_rows(
+    stats: Iterable[StepStats],
+    attention: Iterable[AttentionStats] = (),
+    header: Sequence[str] | None = None,
+) -> tuple[list[str], list[list[float | str]]]:
+    """The header and rows of a metrics.csv, in step order; a StepStats and an AttentionStats
+    of the same step share a row. Cells of columns an item does not fill are empty ("").
+    ``header`` (e.g. a run's, fixed at its start) decides the columns; by default they are
+    those the items fill."""
+    stats, attention = list(stats), list(attention)
+    if header is None:
+        layers = dict.fromkeys(layer.name for a in attention for layer in a.layers)
+        header = metrics_header({name for s in stats for name in s.gammas}, layers)
+    rows: list[dict[str, float]] = []
+    for cells in sorted(map(_cells, stats + attention), key=lambda c: c["step"]):
+        last = rows[-1] if rows else None
+        if last is not None and last["step"] == cells["step"] and last.keys() & cells.keys() == {
+            "step"
+        }:
+            last.update(cells)
+        else:
+            rows.append(cells)
+    return list(header), [[cells.get(name, "") for name in header] for cells in rows]
+
+
+def save_metrics_csv(
+    stats: Sequence[StepStats], path: str | Path, attention: Sequence[AttentionStats] = ()
+) -> Path:
+    """Write the statistics as CSV, one row per step (see :func:`metrics_rows`)."""
     import io
 
-    header, rows = metrics_rows(stats)
+    header, rows = metrics_rows(stats, attention)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)

@@ -71,7 +71,17 @@ class SelfAttention(nn.Module):
         return height, width
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
+        o, beta = self.attend(x, return_attention)
+        y = self.gamma * o + x
+        return (y, beta) if return_attention else y
+
+    def attend(
+        self, x: torch.Tensor, return_attention: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The attention output o (after the output conv of the official variant), shaped
+        like x, and beta (B, N, N_keys) when asked for; forward is y = gamma * o + x."""
         b, c, height, width = x.shape
+        beta = None
         f, h = self.f(x), self.h(x)
         if self.variant == "official":
             f, h = F.max_pool2d(f, 2), F.max_pool2d(h, 2)
@@ -89,8 +99,7 @@ class SelfAttention(nn.Module):
         o = o.reshape(b, -1, height, width)
         if self.out is not None:
             o = self.out(o)
-        y = self.gamma * o + x
-        return (y, beta) if return_attention else y
+        return o, beta
 
 
 def _fused_attention(g: torch.Tensor, f: torch.Tensor, h: torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 
 from . import checkpoint as ckpt_io
+from .attention_stats import collect_attention_statistics
 from .augment import DiffAugment, resolve_policy
 from .config import RunConfig
 from .data import ImageDataset
@@ -32,6 +33,7 @@ from .devices import autocast_dtype, describe_device, resolve_device
 from .distributed import DistributedContext
 from .errors import CheckpointError, ConfigError, OutputError, SaganError, TrainingError
 from .events import (
+    AttentionStats,
     CheckpointSaved,
     Event,
     Log,
@@ -42,7 +44,7 @@ from .events import (
     TrainingFinished,
     TrainingStarted,
 )
-from .export import metrics_rows
+from .export import metrics_header, metrics_rows
 from .imaging import make_grid, to_uint8
 from .losses import LOSSES
 from .models import Discriminator, Generator
@@ -445,7 +447,7 @@ class Trainer:
             eta_s=per_step * (train.steps - self.step),
         )
         if self.dist.is_main:
-            self._append_metrics(stats)
+            self._append_metrics([stats])
         self._emit(stats)
 
     @torch.no_grad()
@@ -458,8 +460,10 @@ class Trainer:
         z = self.sample_z.to(self.device)
         y = None if self.sample_y is None else self.sample_y.to(self.device)
         # fp32, not autocast: the grid then shows exactly the image a click regenerates.
-        images = to_uint8(source(z, y))
+        with collect_attention_statistics(source) as collector:
+            images = to_uint8(source(z, y))
         source.train(was_training)
+        attention = AttentionStats(self.step, tuple(collector.result()))
         event = SampleGrid(
             self.step,
             images,
@@ -468,6 +472,8 @@ class Trainer:
         )
         Image.fromarray(make_grid(images)).save(self.run_folder.sample_path(self.step))
         self._emit(event)
+        self._append_metrics(attention=[attention])
+        self._emit(attention)
 
     # ----------------------------------------------------------------- files
     def _prepare_run_folder(self) -> None:
@@ -497,10 +503,22 @@ class Trainer:
                 shutil.rmtree(folder.path, ignore_errors=True)
             raise
 
-    def _append_metrics(self, stats: StepStats) -> None:
+    def _append_metrics(
+        self, stats: Iterable[StepStats] = (), attention: Iterable[AttentionStats] = ()
+    ) -> None:
+        """Append rows to metrics.csv. Its header is written once, when the file is created, with
+        every column the run can fill; a resumed run keeps the header its file already has."""
         path = self.run_folder.metrics_path
-        header, rows = metrics_rows([stats])
-        new = not path.exists()
+        new = not path.exists() or path.stat().st_size == 0
+        if new:
+            header = metrics_header(
+                (name for name, _ in self.G.attention_layers() + self.D.attention_layers()),
+                (name for name, _ in self.G.attention_layers()),
+            )
+        else:
+            with open(path, newline="", encoding="utf-8") as handle:
+                header = next(csv.reader(handle), [])
+        _, rows = metrics_rows(stats, attention, header=header)
         with open(path, "a", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             if new:

@@ -106,9 +106,9 @@ def main() -> int:
     Image.Image.save = counting_image
     append_metrics = Trainer._append_metrics
 
-    def counting_metrics(self, stats):
+    def counting_metrics(self, *args, **kwargs):
         written.append(str(self.run_folder.metrics_path))
-        return append_metrics(self, stats)
+        return append_metrics(self, *args, **kwargs)
 
     Trainer._append_metrics = counting_metrics
 

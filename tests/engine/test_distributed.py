@@ -129,7 +129,8 @@ def test_only_rank_zero_writes_files_and_one_checkpoint_exists(two_rank_run):
         f"step_{s:06d}.png" for s in range(0, STEPS + 1, 2)
     ]
     rows = folder.metrics_path.read_text().strip().splitlines()
-    assert len(rows) == 1 + STEPS  # header, then one row per logged step, written once
+    # header, one row per logged step and one of attention statistics per sample step, once
+    assert len(rows) == 1 + STEPS + len(range(0, STEPS + 1, 2))
     assert not [p for p in run_dir.rglob("*.tmp")]
 
 

@@ -57,7 +57,8 @@ def test_events_files_and_checkpoints(tmp_path):
     assert finished.reason == "completed" and finished.step == 6
     run = tmp_path / "run"
     assert (run / "config.json").is_file() and (run / "dataset.json").is_file()
-    assert len((run / "metrics.csv").read_text().strip().splitlines()) == 4  # header + 3
+    # header, 3 rows of StepStats, 3 of attention statistics (at the sample steps 0, 3, 6)
+    assert len((run / "metrics.csv").read_text().strip().splitlines()) == 7
     assert sorted(p.name for p in (run / "samples").iterdir()) == [
         "step_000000.png",
         "step_000003.png",
