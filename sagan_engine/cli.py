@@ -15,6 +15,11 @@ from pathlib import Path
 import torch
 
 from . import __version__
+from .cli_over_training import (
+    add_over_training_argument,
+    add_timelapse_parser,
+    attention_over_training,
+)
 from .config import PRESETS, RunConfig, preset
 from .errors import SaganError
 from .events import CheckpointSaved, Event, Log, StepStats, TrainingFinished, TrainingStarted
@@ -98,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         help="pixel to query; repeat for several",
     )
     attn.add_argument("--out", required=True, metavar="PNG")
+    add_over_training_argument(attn)
     attn.set_defaults(handler=_cmd_attention)
 
     info = sub.add_parser("info", help="describe a run folder or checkpoint")
@@ -109,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--csv", required=True, metavar="FILE")
     export.set_defaults(handler=_cmd_export)
 
+    add_timelapse_parser(sub)
     bench = sub.add_parser("bench", help="measure speed and memory (see --help)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     return parser
@@ -329,6 +336,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_attention(args: argparse.Namespace) -> int:
+    if args.over_training:
+        return attention_over_training(args, _labels)
     from .attention import attention_maps
     from .checkpoint import load_generator
     from .export import save_attention_figure

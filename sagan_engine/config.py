@@ -128,6 +128,9 @@ class TrainConfig:
     n_samples: int = 64
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
+    # Most fp16 EMA-G snapshots kept for replaying attention over training, log-spaced
+    # (sagan_engine.snapshots); 0 = none. About 0.6 MB each for the demo preset.
+    snapshots: int = 24
 
     def validate(self) -> None:
         _require(1 <= self.steps <= 100_000_000, "train.steps", self.steps, "at least 1")
@@ -173,6 +176,12 @@ class TrainConfig:
             "train.keep_checkpoints",
             self.keep_checkpoints,
             "at least 1",
+        )
+        _require(
+            self.snapshots == 0 or 2 <= self.snapshots <= 10_000,
+            "train.snapshots",
+            self.snapshots,
+            "0 (none) or between 2 and 10000",
         )
 
 

@@ -6,6 +6,7 @@ RUN/
   metrics.csv           one row per StepStats event
   samples/step_000200.png
   checkpoints/step_001000.safetensors   weights + JSON metadata in the header
+  snapshots/step_000050.safetensors     fp16 EMA generator, log-spaced (sagan_engine.snapshots)
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ class RunFolder:
     @property
     def checkpoints_dir(self) -> Path:
         return self.path / "checkpoints"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.path / "snapshots"
+
+    def snapshot_path(self, step: int) -> Path:
+        return self.snapshots_dir / f"step_{step:06d}.safetensors"
 
     def sample_path(self, step: int) -> Path:
         return self.samples_dir / f"step_{step:06d}.png"

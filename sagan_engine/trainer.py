@@ -50,6 +50,7 @@ from .losses import LOSSES
 from .models import Discriminator, Generator
 from .output_paths import check_output_folder, output_errors
 from .runs import RunFolder, default_runs_dir, new_run_name
+from .snapshots import SnapshotWriter
 
 Listener = Callable[[Event], None]
 # Offsets of the seeds of independent random streams, so that e.g. the fixed sample latents
@@ -114,6 +115,7 @@ class Trainer:
         self.step = 0
         self.last_checkpoint: Path | None = None
         self._built = False
+        self._snapshots: SnapshotWriter | None = None
 
     # ----------------------------------------------------------------- control (any thread)
     def add_listener(self, listener: Listener) -> None:
@@ -361,6 +363,7 @@ class Trainer:
         )
         self._emit(StateChanged("running"))
         self._emit_samples()
+        self._write_snapshot()
         accumulated = torch.zeros(4, device=self.device)
         count = 0
         window_start = time.perf_counter()
@@ -384,12 +387,14 @@ class Trainer:
                 self._emit_samples()
             if self.step % train.checkpoint_every == 0:
                 self._save_checkpoint()
+            self._write_snapshot()
         if self.step % train.sample_every != 0:
             self._emit_samples()
         if self.last_checkpoint is None or not self.last_checkpoint.name.endswith(
             f"{self.step:06d}.safetensors"
         ):
             self._save_checkpoint()
+        self._write_snapshot(final=True)
         self.dist.barrier()
         finished = TrainingFinished(
             self.step, reason, _str_or_none(self.last_checkpoint), str(self.run_folder.path)
@@ -544,6 +549,21 @@ class Trainer:
             "world_size": self.dist.world_size,
         }
         return tensors, extra
+
+    def _write_snapshot(self, final: bool = False) -> None:
+        """The fp16 EMA-G snapshot of this step, when the log-spaced schedule has one."""
+        keep = self.config.train.snapshots
+        if not keep or not self.dist.is_main:
+            return
+        if self._snapshots is None:
+            self._snapshots = SnapshotWriter(
+                self.run_folder.path, self.config, self.dataset.class_names, keep
+            )
+        source = self.G_ema if self.G_ema is not None else self.G
+        try:
+            self._snapshots.offer(self.step, source, self.G_ema is not None, final=final)
+        except OSError as err:  # a replay aid: training goes on without it
+            self._emit(Log(f"snapshot of step {self.step} not written: {err.strerror or err}"))
 
     def _save_checkpoint(self) -> None:
         if not self.dist.is_main:

@@ -1,0 +1,81 @@
+"""Command line for looking at a run over training.
+
+``sagan-engine attention --run RUN --seed S --query R,C --over-training --out anim.gif``
+replays one latent through every snapshot (one frame each; see :mod:`sagan_engine.snapshots`),
+and ``sagan-engine timelapse --run RUN --out grids.gif`` animates the run's saved sample grids.
+``.gif`` or ``.webp`` gives an animation, ``.png`` a strip of the frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+import torch
+
+LabelsFor = Callable[[object, int | None, int], torch.Tensor | None]
+
+
+def add_over_training_argument(attention_parser: argparse.ArgumentParser) -> None:
+    attention_parser.add_argument(
+        "--over-training",
+        action="store_true",
+        help="one frame per snapshot of the run (an animated .gif/.webp, or a .png strip)",
+    )
+    attention_parser.add_argument(
+        "--frame-ms", type=int, default=400, help="milliseconds per frame of an animation"
+    )
+
+
+def attention_over_training(args: argparse.Namespace, labels_for: LabelsFor) -> int:
+    """The ``attention --over-training`` command; ``labels_for`` is the CLI's class check."""
+    from .animation import replay_frames_images, save_frames
+    from .sampling import latents
+    from .snapshots import SnapshotReplay
+
+    replay = SnapshotReplay(args.run)
+    z = latents(1, replay.config.model.z_dim, args.seed)
+    labels = labels_for(replay, args.label, 1)
+    label = None if labels is None else int(labels[0])
+    total = len(replay.refs)
+
+    def progress(done: int, count: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\r  replaying step {done}/{count}", end="", file=sys.stderr, flush=True)
+
+    frames = replay.frames(z, label, args.query, progress=progress)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    path = save_frames(replay_frames_images(frames), args.out, duration_ms=args.frame_ms)
+    source = "snapshots" if replay.refs[0].source == "snapshot" else "checkpoints"
+    print(
+        f"wrote {path} ({total} frames from {source}, steps {replay.steps[0]}..{replay.steps[-1]},"
+        f" {len(frames[0].result.layers)} attention layers, {len(args.query)} queries)"
+    )
+    return 0
+
+
+def add_timelapse_parser(sub: argparse._SubParsersAction) -> None:
+    timelapse = sub.add_parser(
+        "timelapse", help="animate a run's fixed-latent sample grids over training"
+    )
+    timelapse.add_argument("--run", required=True, metavar="RUN", help="run folder")
+    timelapse.add_argument(
+        "--out", required=True, metavar="FILE", help=".gif or .webp (animation), .png (strip)"
+    )
+    timelapse.add_argument("--frame-ms", type=int, default=250, help="milliseconds per frame")
+    timelapse.add_argument(
+        "--columns", type=int, default=None, help="frames per row of a .png strip"
+    )
+    timelapse.set_defaults(handler=_cmd_timelapse)
+
+
+def _cmd_timelapse(args: argparse.Namespace) -> int:
+    from .animation import save_frames, timelapse_images
+
+    frames = timelapse_images(args.run)
+    path = save_frames(frames, args.out, duration_ms=args.frame_ms, columns=args.columns)
+    width, height = frames[0].size
+    print(f"wrote {path} ({len(frames)} frames of {width}x{height})")
+    return 0
