@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw, ImageFont
 
 from .attention import find_attention_layer, single_input
+from .export import heat_colours, normalise_map
 from .imaging import to_uint8
 from .models import Generator
 
@@ -47,3 +49,26 @@ def render_without_attention(
     # Images lie in [-1, 1]: half the absolute difference is a fraction of the range.
     difference = (normal - ablated).abs().mean(1)[0].float().div(2).cpu().numpy()
     return AblationResult(name, to_uint8(normal)[0], to_uint8(ablated)[0], difference)
+
+
+def ablation_figure(result: AblationResult, scale: int | None = None) -> Image.Image:
+    """normal | without the layer | difference heatmap (scaled to the largest difference),
+    each titled, as one picture."""
+    height, width = result.image.shape[:2]
+    scale = scale or max(1, 192 // max(height, width))
+    cell = (width * scale, height * scale)
+    pad, title_h = 6, 18
+    peak = float(result.difference.max())
+    panels = [
+        ("normal", result.image),
+        (f"without {result.layer}", result.ablated),
+        (f"|difference| (max {peak:.3f})", heat_colours(normalise_map(result.difference))),
+    ]
+    canvas = Image.new("RGB", (3 * (cell[0] + pad) + pad, title_h + cell[1] + 2 * pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=12)
+    for index, (title, picture) in enumerate(panels):
+        left = pad + index * (cell[0] + pad)
+        draw.text((left, 3), title, fill=(0, 0, 0), font=font)
+        canvas.paste(Image.fromarray(picture).resize(cell, Image.NEAREST), (left, title_h + pad))
+    return canvas

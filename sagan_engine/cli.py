@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
+from .cli_ablate import add_ablate_argument, attention_ablation
 from .cli_over_training import (
     add_over_training_argument,
     add_timelapse_parser,
@@ -98,12 +99,12 @@ def _parser() -> argparse.ArgumentParser:
         "--query",
         action="append",
         type=_pixel,
-        required=True,
         metavar="ROW,COL",
-        help="pixel to query; repeat for several",
+        help="pixel to query; repeat for several (needed unless --ablate)",
     )
     attn.add_argument("--out", required=True, metavar="PNG")
     add_over_training_argument(attn)
+    add_ablate_argument(attn)
     attn.set_defaults(handler=_cmd_attention)
 
     info = sub.add_parser("info", help="describe a run folder or checkpoint")
@@ -336,6 +337,10 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_attention(args: argparse.Namespace) -> int:
+    if args.ablate is not None:
+        return attention_ablation(args, _labels)
+    if not args.query:
+        raise SaganError("give at least one --query ROW,COL (or --ablate LAYER)")
     if args.over_training:
         return attention_over_training(args, _labels)
     from .attention import attention_maps

@@ -1,0 +1,44 @@
+"""``sagan-engine attention --run RUN --seed S --ablate LAYER --out fig.png``: the image of a
+latent beside the same latent without one attention layer's gamma * o, and where they differ
+(see :mod:`sagan_engine.attention_ablation`)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+import torch
+
+LabelsFor = Callable[[object, int | None, int], torch.Tensor | None]
+
+
+def add_ablate_argument(attention_parser: argparse.ArgumentParser) -> None:
+    attention_parser.add_argument(
+        "--ablate",
+        metavar="LAYER",
+        help="instead of maps: the image without this attention layer (its resolution, e.g. "
+        "32, or its name), beside the normal image and a difference heatmap",
+    )
+
+
+def attention_ablation(args: argparse.Namespace, labels_for: LabelsFor) -> int:
+    """The ``attention --ablate`` command; ``labels_for`` is the CLI's class check."""
+    from .attention_ablation import ablation_figure, render_without_attention
+    from .checkpoint import load_generator
+    from .export import save_png
+    from .output_paths import check_output_file
+    from .sampling import latents
+
+    check_output_file(args.out)
+    loaded = load_generator(args.run)
+    z = latents(1, loaded.config.model.z_dim, args.seed)
+    labels = labels_for(loaded, args.label, 1)
+    result = render_without_attention(
+        loaded.generator, z, None if labels is None else int(labels[0]), args.ablate
+    )
+    path = save_png(ablation_figure(result), args.out)
+    print(
+        f"wrote {path} (seed {args.seed}, without {result.layer}: largest change "
+        f"{result.difference.max():.3f}, mean {result.difference.mean():.4f} of the range)"
+    )
+    return 0
