@@ -32,21 +32,24 @@ class FolderSummary:
     skipped: tuple[SkippedFile, ...]
     thumbnails: np.ndarray  # uint8 (K, THUMBNAIL_SIZE, THUMBNAIL_SIZE, 3)
     unusable: bool = False  # every file was tried for a thumbnail and none could be decoded
+    class_reason: str = ""  # what data.classes decided and why
 
 
 def summarise_folder(
     folder: str | None,
     should_stop: Callable[[], bool] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    classes: str = "auto",
 ) -> FolderSummary:
-    """Scan ``folder`` (None: the bundled demo set) and decode a few thumbnails.
+    """Scan ``folder`` (None: the bundled demo set) and decode a few thumbnails; ``classes``
+    is the data.classes setting ("auto" or "none").
 
     ``progress(images_found, folders_scanned)`` follows the scan (see ``scan_folder``).
     Raises DataError (with the engine's message) for a folder that cannot be used, and
     LoadStopped when ``should_stop()`` turns true.
     """
     root = demo_dataset_folder() if folder is None else Path(folder)
-    scan = scan_folder(root, should_stop=should_stop, progress=progress)
+    scan = scan_folder(root, should_stop=should_stop, progress=progress, classes=classes)
     counts = Counter(scan.labels)
     # One thumbnail per class first, then evenly spread over the rest.
     order: list[int] = []
@@ -78,4 +81,5 @@ def summarise_folder(
         if thumbnails
         else np.zeros((0, THUMBNAIL_SIZE, THUMBNAIL_SIZE, 3), np.uint8),
         unusable=not thumbnails and tried == len(scan.files),
+        class_reason=scan.class_reason,
     )

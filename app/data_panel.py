@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -75,6 +76,14 @@ class DataPanel(QGroupBox):
         folder_row.addWidget(self.path_edit, 1)
         folder_row.addWidget(self.browse_button)
 
+        self.classes_check = QCheckBox("Class labels from sub-folders (auto)")
+        self.classes_check.setChecked(True)
+        self.classes_check.setToolTip(
+            "On: when two or more sub-folders hold every image, each sub-folder is a class "
+            "(a class-conditional model). Off: one unconditional model, whatever the folders "
+            "(e.g. icon themes sorted by size)."
+        )
+
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.setTextVisible(False)
@@ -103,6 +112,7 @@ class DataPanel(QGroupBox):
         layout.addWidget(self.demo_choice)
         layout.addWidget(self.folder_choice)
         layout.addLayout(folder_row)
+        layout.addWidget(self.classes_check)
         layout.addWidget(self.scan_row)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.thumbnails)
@@ -112,6 +122,7 @@ class DataPanel(QGroupBox):
         self.browse_button.clicked.connect(self.browse)
         self.path_edit.editingFinished.connect(self._on_path_edited)
         self.cancel_button.clicked.connect(self.cancel_scan)
+        self.classes_check.toggled.connect(self._on_classes_toggled)
 
     # ------------------------------------------------------------------ the source
     @property
@@ -120,6 +131,18 @@ class DataPanel(QGroupBox):
         if self.demo_choice.isChecked():
             return None
         return self.path_edit.text().strip()
+
+    @property
+    def classes(self) -> str:
+        """The data.classes setting shown: "auto" or "none"."""
+        return "auto" if self.classes_check.isChecked() else "none"
+
+    def set_classes(self, mode: str) -> None:
+        self.classes_check.setChecked(mode != "none")  # a change rescans
+
+    def _on_classes_toggled(self, _checked: bool) -> None:
+        if self._source != "":
+            self.scan(self._source)
 
     def use_demo(self) -> None:
         if not self.demo_choice.isChecked():
@@ -163,8 +186,9 @@ class DataPanel(QGroupBox):
         self.summary = None
         self.scan_row.setVisible(True)
         self._show_message("Scanning…")
+        classes = self.classes
         job = self._jobs.start(
-            lambda job: summarise_folder(folder, job.should_stop, job.report), "scan"
+            lambda job: summarise_folder(folder, job.should_stop, job.report, classes), "scan"
         )
         self._scan = job
         # A scan job reports (images found, folders scanned): no total until it ends.
@@ -232,7 +256,9 @@ class DataPanel(QGroupBox):
                 f"<b>{len(summary.class_names)}</b> classes → a class-conditional model: {classes}"
             )
         else:
-            lines.append("no class sub-folders → an unconditional model")
+            lines.append("an unconditional model")
+        if summary.class_reason:
+            lines.append(f'<span style="color:{MUTED}">{html.escape(summary.class_reason)}</span>')
         lines.append(f"{len(summary.skipped)} skipped" if summary.skipped else "nothing skipped")
         if summary.unusable:
             lines.append(

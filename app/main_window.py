@@ -482,6 +482,7 @@ class MainWindow(QMainWindow):
         if folder == "":
             self.show_error("No data", "Choose a folder of images, or the bundled demo set.")
             return False
+        config = config.replace(data={"classes": self.data_panel.classes})
         run_dir = unique_run_dir(self.settings.runs_dir, config.preset)
         self._enter_mode(TRAIN)
         self.run_dir, self.last_checkpoint, self.total_steps = None, None, config.train.steps

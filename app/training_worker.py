@@ -282,11 +282,18 @@ class TrainingWorker(QObject):
 
         resolution = request.config.model.resolution
         should_stop = self._stop_event.is_set
+        classes = request.config.data.classes
         if request.folder is None:
-            dataset = load_demo_dataset(resolution, progress=progress, should_stop=should_stop)
+            dataset = load_demo_dataset(
+                resolution, progress=progress, should_stop=should_stop, classes=classes
+            )
         else:
             dataset = load_image_folder(
-                request.folder, resolution, progress=progress, should_stop=should_stop
+                request.folder,
+                resolution,
+                progress=progress,
+                should_stop=should_stop,
+                classes=classes,
             )
         self._post(
             DatasetReady(

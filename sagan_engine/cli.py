@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
         help="DiffAugment before D: auto (on below 10000 images), off, or ops such as "
         "color,translation,cutout",
     )
+    train.add_argument(
+        "--classes",
+        choices=("auto", "none"),
+        help="class labels: auto (one class per sub-folder when two or more hold every image, "
+        "the default) or none (unconditional)",
+    )
     train.add_argument("--out", metavar="RUN", help="run folder (default: under the user data dir)")
     train.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -177,6 +183,8 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
     if args.augment is not None:
         train["augment"] = args.augment
     data: dict = {}
+    if args.classes is not None:
+        data["classes"] = args.classes
     if args.data:
         data["folder"] = str(Path(args.data).expanduser().resolve())
     elif args.demo:
@@ -199,14 +207,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     resolution = config.model.resolution
     if config.data.folder is None:
         bar.note("loading the bundled demo dataset")
-        dataset = load_demo_dataset(resolution, progress=bar.loading)
+        dataset = load_demo_dataset(resolution, progress=bar.loading, classes=config.data.classes)
     else:
         bar.note(f"loading {config.data.folder}")
-        dataset = load_image_folder(config.data.folder, resolution, progress=bar.loading)
+        dataset = load_image_folder(
+            config.data.folder, resolution, progress=bar.loading, classes=config.data.classes
+        )
     bar.note(
         f"{len(dataset)} images, {dataset.num_classes or 'no'} classes, "
         f"{len(dataset.skipped)} files skipped"
     )
+    bar.note(f"classes: {dataset.class_reason}")
     for skipped in dataset.skipped[:10]:
         bar.note(f"  skipped {skipped.path}: {skipped.reason}")
     trainer = Trainer(

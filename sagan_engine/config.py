@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .augment import parse_policy
+from .class_labels import CLASS_MODES
 from .errors import ConfigError
 
 RESOLUTIONS = (32, 64, 128)
@@ -94,10 +95,14 @@ class DataConfig:
     hflip: bool = True
     # Keep the decoded uint8 cache on the training device (fast; costs device memory).
     cache_on_device: bool = True
+    # Class labels: "auto" = one class per sub-folder when two or more hold every image;
+    # "none" = unconditional whatever the folders (sagan_engine.class_labels).
+    classes: str = "auto"
 
     def validate(self) -> None:
         if self.folder is not None:
             _require(bool(self.folder.strip()), "data.folder", self.folder, "a folder path")
+        _require(self.classes in CLASS_MODES, "data.classes", self.classes, f"one of {CLASS_MODES}")
 
 
 @dataclass

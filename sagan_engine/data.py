@@ -38,6 +38,7 @@ import numpy as np
 import platformdirs
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .class_labels import decide_classes
 from .errors import DataError
 
 __all__ = [
@@ -77,6 +78,9 @@ _MAX_REASONS_IN_MESSAGE = 5
 _TRANSIENT_REASONS = frozenset({"permission denied", "file not found", "out of memory"})
 
 
+NOT_A_FILE = "not a regular file (a named pipe, socket or device)"
+
+
 class LoadStopped(DataError):
     """Scanning or loading was stopped through ``should_stop``."""
 
@@ -113,6 +117,7 @@ class FolderScan:
     class_names: list[str]
     skipped: list[SkippedFile]
     seconds: float
+    class_reason: str = ""  # what data.classes decided and why, in words
 
     @property
     def num_classes(self) -> int:
@@ -129,6 +134,7 @@ class ImageDataset:
     class_names: list[str]
     skipped: list[SkippedFile]
     source: str
+    class_reason: str = ""  # what data.classes decided and why, in words
 
     @property
     def num_classes(self) -> int:
@@ -157,6 +163,7 @@ def scan_folder(
     *,
     should_stop: Callable[[], bool] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    classes: str = "auto",
 ) -> FolderScan:
     """Find the image files under ``folder`` (recursively) and their class labels.
 
@@ -165,7 +172,8 @@ def scan_folder(
     followed, but a folder is never entered twice: a link back to a folder already being
     scanned is reported as a "symlink loop". Empty image files, unreadable sub-folders and
     broken links are reported in ``skipped`` and left out of ``files``. Class labels follow
-    the rule in the module docstring: two or more immediate sub-folders holding all images.
+    the rule in the module docstring: two or more immediate sub-folders holding all images,
+    unless ``classes`` is "none" (see :mod:`sagan_engine.class_labels`).
 
     ``progress(images_found, folders_scanned)`` is called at most about 20 times a second
     while the walk goes on, and once at its end: a huge tree takes a while to list, and the
@@ -199,18 +207,18 @@ def scan_folder(
     if not found:
         raise DataError(_nothing_usable_message(shown, len(walk.file_skips), walk.file_skips))
 
-    class_dirs = sorted({top for _, top in found if top is not None})
-    conditional = len(class_dirs) >= 2 and all(top is not None for _, top in found)
-    index = {name: i for i, name in enumerate(class_dirs)} if conditional else {}
+    decision = decide_classes((top for _, top in found), classes, _display)
+    index = {name: i for i, name in enumerate(decision.class_dirs)}
     # Sorted as the Paths would sort (part by part), without the cost of comparing Paths.
     found.sort(key=lambda item: item[0].split(os.sep))
     return FolderScan(
         root=root,
         files=[root / rel for rel, _ in found],
-        labels=[index[top] if conditional else 0 for _, top in found],
-        class_names=[_display(name) for name in class_dirs] if conditional else [],
+        labels=[index.get(top, 0) for _, top in found],
+        class_names=[_display(name) for name in decision.class_dirs],
         skipped=sorted(walk.skipped, key=lambda s: s.path),
         seconds=time.perf_counter() - start,
+        class_reason=decision.reason,
     )
 
 
@@ -282,6 +290,8 @@ class _Walk:
                         if not entry.is_file():
                             if entry.is_symlink():
                                 self._skip(rel, "broken link", is_image=True)
+                            else:  # never opened: reading a named pipe would wait forever
+                                self._skip(rel, NOT_A_FILE, is_image=True)
                             continue
                         if entry.stat().st_size == 0:
                             self._skip(rel, "empty file", is_image=True)
@@ -477,6 +487,7 @@ def load_image_folder(
     should_stop: Callable[[], bool] | None = None,
     cache_dir: str | os.PathLike | None = "default",
     workers: int | None = None,
+    classes: str = "auto",
 ) -> ImageDataset:
     """Scan ``folder``, decode every image at ``resolution`` and return the dataset.
 
@@ -486,13 +497,14 @@ def load_image_folder(
     None: no cache); the cache is keyed on the folder, the resolution and every file's
     relative path, size and modification time, so any change rebuilds it. ``workers`` is
     the number of decoding threads (None: one per CPU core, at most 8; 1: no threads).
+    ``classes`` is the ``data.classes`` setting ("auto" or "none").
 
     Raises :class:`DataError` naming the folder when no image can be used.
     """
     if resolution < MIN_IMAGE_SIDE:
         raise ValueError(f"resolution must be at least {MIN_IMAGE_SIDE}, got {resolution}")
     shown = _display(folder)
-    scan = scan_folder(folder, should_stop=should_stop)
+    scan = scan_folder(folder, should_stop=should_stop, classes=classes)
     total = len(scan.files)
     report = _ProgressReporter(progress)
     report(0, total, force=True)
@@ -527,6 +539,7 @@ def load_image_folder(
         class_names=list(scan.class_names),
         skipped=scan.skipped + decode_skips,
         source=_display(scan.root),
+        class_reason=scan.class_reason,
     )
 
 
