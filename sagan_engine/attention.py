@@ -68,16 +68,27 @@ def attention_maps(
         image, betas = generator(z, labels, return_attention=True)
     finally:
         generator.train(was_training)
-    image_size = tuple(image.shape[-2:])
+    layers = layer_maps(generator.attention_layers(), betas, tuple(image.shape[-2:]), queries)
+    return AttentionResult(to_uint8(image)[0], queries, layers)
+
+
+def layer_maps(
+    named_layers: Sequence[tuple[str, torch.nn.Module]],
+    betas: Sequence[torch.Tensor],
+    image_size: tuple[int, int],
+    queries: Sequence[Query],
+) -> list[LayerAttention]:
+    """The rows beta_{j_q,.} of the first image's betas (B, N, N_keys), one per query pixel
+    of an ``image_size`` image, for layers of G or D alike (the same pixel -> j rule)."""
     layers = []
-    for (name, layer), beta in zip(generator.attention_layers(), betas, strict=True):
+    for (name, layer), beta in zip(named_layers, betas, strict=True):
         side = int(round(beta.shape[1] ** 0.5))  # query grid is square: N = side * side
         grid = (side, side)
         key_grid = layer.key_grid(side, side)
         rows = [query_position(q, image_size, grid) for q in queries]
         maps = beta[0, rows].float().reshape(len(rows), *key_grid).cpu().numpy()
         layers.append(LayerAttention(name, grid, maps))
-    return AttentionResult(to_uint8(image)[0], queries, layers)
+    return layers
 
 
 def single_input(

@@ -160,13 +160,25 @@ class Discriminator(nn.Module):
     def attention_layers(self) -> list[tuple[str, SelfAttention]]:
         return [(f"D attention {res}x{res}", layer) for res, layer in self.attention.items()]
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = x
+    def features(
+        self, x: torch.Tensor, return_attention: bool = False
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """phi(x), the pooled features (B, C) the logit is read from, and the beta
+        (B, N, N_keys) of every attention layer in order when ``return_attention``."""
+        h, betas = x, []
         for index, block in enumerate(self.blocks):
             h = block(h)
             if index in self._attention_after:
-                h = self.attention[self._attention_after[index]](h)
-        h = torch.sum(F.relu(h), dim=(2, 3))
+                layer = self.attention[self._attention_after[index]]
+                if return_attention:
+                    h, beta = layer(h, return_attention=True)
+                    betas.append(beta)
+                else:
+                    h = layer(h)
+        return torch.sum(F.relu(h), dim=(2, 3)), betas
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h, _ = self.features(x)
         out = self.linear(h).squeeze(1)
         if self.embed is not None:
             if y is None:
