@@ -126,7 +126,7 @@ def discriminator_attention(
             f"{image.dtype} {image.shape}: use image_for_discriminator() first"
         )
     device = next(discriminator.parameters()).device
-    x = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    x = torch.from_numpy(np.array(image, dtype=np.uint8)).to(device)  # a copy: D never writes
     x = x.permute(2, 0, 1)[None].float().div(127.5).sub(1.0)  # as the trainer feeds D
     was_training = discriminator.training
     discriminator.eval()
