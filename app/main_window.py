@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.attention_tools import AttentionTools
 from app.attention_view import AttentionView
 from app.curves_view import CurvesView
 from app.data_panel import DataPanel
@@ -197,6 +198,11 @@ class MainWindow(QMainWindow):
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
         )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.setup_dock)
+        self.attention_tools = AttentionTools(self.inspector)
+        self.attention_dock = QDockWidget("Attention analysis")
+        self.attention_dock.setObjectName("attentionDock")
+        self.attention_dock.setWidget(self.attention_tools)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.attention_dock)
 
     def _action(
         self,
@@ -317,6 +323,7 @@ class MainWindow(QMainWindow):
         explore_menu.addAction(self.new_seeds_action)
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.setup_dock.toggleViewAction())
+        view_menu.addAction(self.attention_dock.toggleViewAction())
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.about_action)
 
@@ -363,6 +370,7 @@ class MainWindow(QMainWindow):
         t.started.connect(self._on_started)
         t.stats.connect(self._on_stats)
         t.samples.connect(self._on_samples)
+        t.attention_stats.connect(self.attention_tools.stats_view.add_stats)
         t.checkpoint_saved.connect(self._on_checkpoint)
         t.log.connect(self._on_log)
         t.failed.connect(self._on_failed)
@@ -465,6 +473,7 @@ class MainWindow(QMainWindow):
         self.sample_view.clear()
         self.attention_view.clear()
         self.curves_view.clear()
+        self.attention_tools.clear()
         self._update_actions()
         self.mode_changed.emit(mode)
 
@@ -629,6 +638,8 @@ class MainWindow(QMainWindow):
             caption += f" · {names[label] if label < len(names) else f'class {label}'}"
         if samples.step is not None:
             caption += f" · step {samples.step}"
+        label = None if samples.labels is None else int(samples.labels[index])
+        self.attention_tools.set_sample(samples.z[index], label)
         self.attention_view.show_sample(samples.images[index], caption, queries)
         self.request_attention()
 
@@ -714,6 +725,7 @@ class MainWindow(QMainWindow):
             job = self.jobs.start(lambda job: MetricHistory.from_csv(metrics), "metrics")
             job.succeeded.connect(self._on_metrics_loaded)
             job.failed.connect(lambda message, _d: self.statusBar().showMessage(message, 8000))
+            self.attention_tools.load_run_metrics(self.jobs, metrics)
         self._update_actions()
 
     def _on_metrics_loaded(self, history: MetricHistory) -> None:

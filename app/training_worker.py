@@ -32,6 +32,7 @@ from sagan_engine.data import (
 )
 from sagan_engine.errors import TrainingError
 from sagan_engine.events import (
+    AttentionStats,
     CheckpointSaved,
     Log,
     SampleGrid,
@@ -102,6 +103,7 @@ class TrainingWorker(QObject):
     started = Signal(object)  # TrainingStarted
     stats = Signal(object)  # list[StepStats], in step order
     samples = Signal(object)  # SampleGrid, the newest only
+    attention_stats = Signal(object)  # list[AttentionStats]
     checkpoint_saved = Signal(object)  # CheckpointSaved
     log = Signal(object)  # Log
     failed = Signal(object)  # TrainingFailed
@@ -346,6 +348,8 @@ class TrainingWorker(QObject):
             self.dataset_ready.emit(event)
         elif isinstance(event, CheckpointSaved):
             self.checkpoint_saved.emit(event)
+        elif isinstance(event, AttentionStats):
+            self.attention_stats.emit([event])
         elif isinstance(event, Log):
             self.log.emit(event)
         elif isinstance(event, TrainingFailed):

@@ -1,0 +1,124 @@
+"""All pixels of one layer at once: for every stride-th query position of the layer's grid,
+its map beta_{j,.} as a small heatmap, laid out where the position lies, so the layer's
+structure (local, global, by object) shows in one picture (sagan_engine.attention_grid)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from app.image_items import PlaceholderStack, fit, image_view_box
+from app.style import MUTED
+from sagan_engine.attention_grid import PositionMaps, position_maps
+from sagan_engine.export import heat_colours, normalise_map
+
+TASK = "all-pixels"
+GAP = 1  # pixels of background between two small maps
+
+
+def mosaic(maps: np.ndarray, gap: int = GAP) -> np.ndarray:
+    """uint8 RGB picture of maps (R, C, hk, wk): each map scaled to its own peak and
+    heat-coloured, in a grid with ``gap`` dark pixels between them."""
+    rows, cols, hk, wk = maps.shape
+    out = np.full((rows * (hk + gap) - gap, cols * (wk + gap) - gap, 3), 40, np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            top, left = r * (hk + gap), c * (wk + gap)
+            out[top : top + hk, left : left + wk] = heat_colours(normalise_map(maps[r, c]))
+    return out
+
+
+class AllPixelsView(QWidget):
+    shown = Signal(object)  # the PositionMaps now on screen
+
+    def __init__(self, inspector, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.inspector = inspector
+        self.sample: tuple[np.ndarray, int | None] | None = None
+        self.result: PositionMaps | None = None
+        self._asked: tuple | None = None
+        self.layer = QComboBox()
+        self.stride = QSpinBox()
+        self.stride.setRange(0, 64)
+        self.stride.setSpecialValueText("auto")
+        self.stride.setToolTip("Every how many positions a map is shown (auto: at most 16 a side)")
+        header = QHBoxLayout()
+        header.addWidget(QLabel("Layer"))
+        header.addWidget(self.layer, 1)
+        header.addWidget(QLabel("Every"))
+        header.addWidget(self.stride)
+        header.addWidget(QLabel("positions"))
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.image_box = image_view_box(self.graphics, row=0, col=0)
+        self.image_item = pg.ImageItem()
+        self.image_box.addItem(self.image_item)
+        self.mosaic_box = image_view_box(self.graphics, row=0, col=1)
+        self.mosaic_item = pg.ImageItem()
+        self.mosaic_box.addItem(self.mosaic_item)
+        self.graphics.ci.layout.setColumnStretchFactor(1, 3)
+        self.stack = PlaceholderStack(
+            "Pick a sample: here, the map of every position of one layer, each where its "
+            "position lies in the image.",
+            self.graphics,
+        )
+        self.caption = QLabel("")
+        self.caption.setStyleSheet(f"color: {MUTED};")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.caption)
+        self.layer.currentIndexChanged.connect(self._request)
+        self.stride.valueChanged.connect(self._request)
+        inspector.task_ready.connect(self._on_reply)
+
+    def set_layers(self, names: list[str] | tuple[str, ...]) -> None:
+        if [self.layer.itemText(i) for i in range(self.layer.count())] == list(names):
+            return
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        self.layer.addItems(list(names))
+        self.layer.blockSignals(False)
+        self._request()
+
+    def set_sample(self, z: np.ndarray, label: int | None) -> None:
+        self.sample = (np.asarray(z).copy(), label)
+        self._request()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._request()  # skipped while hidden: nobody was looking
+
+    def _request(self) -> None:
+        if self.sample is None or self.layer.count() == 0 or not self.isVisible():
+            return
+        asked = (id(self.sample), self.layer.currentText(), self.stride.value())
+        if asked == self._asked:
+            return  # already asked for (e.g. the tab shown again)
+        self._asked = asked
+        z, label = self.sample
+        layer, stride = self.layer.currentText(), self.stride.value() or None
+        self.caption.setText(f"Computing the maps of {layer}…")
+        self.inspector.run_task(TASK, lambda g: position_maps(g, z, label, layer, stride))
+
+    def _on_reply(self, reply) -> None:
+        if reply.key != TASK:
+            return
+        result: PositionMaps = reply.result
+        self.result = result
+        picture = mosaic(result.maps)
+        height, width = result.image.shape[:2]
+        self.image_item.setImage(result.image, autoLevels=False, levels=(0, 255))
+        fit(self.image_box, width, height)
+        self.mosaic_item.setImage(picture, autoLevels=False, levels=(0, 255))
+        fit(self.mosaic_box, picture.shape[1], picture.shape[0])
+        rows, cols = result.maps.shape[:2]
+        self.caption.setText(
+            f"{result.layer}: {rows}×{cols} query positions (every {result.stride} of the "
+            f"{result.grid[0]}×{result.grid[1]} grid), each map on the "
+            f"{result.maps.shape[2]}×{result.maps.shape[3]} key grid, scaled to its own peak."
+        )
+        self.stack.show_content()
+        self.shown.emit(result)
