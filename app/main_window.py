@@ -10,6 +10,7 @@ scans and exports are :class:`Job` s. Nothing here waits on any of them.
 from __future__ import annotations
 
 import html
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -882,7 +883,9 @@ class MainWindow(QMainWindow):
         self._closing = True
         self.settings.geometry = self.saveGeometry()
         self.settings.window_state = self.saveState()
-        self.settings.sync()
+        problem = self.settings.sync()
+        if problem is not None:  # closing: no dialog any more, but not silent either
+            print(f"warning: {problem}", file=sys.stderr)
         self.shutdown()
         event.accept()
 

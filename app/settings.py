@@ -95,5 +95,12 @@ class Settings:
     def runs_dir(self, value: str | Path) -> None:
         self.store.setValue(RUNS_DIR, str(value))
 
-    def sync(self) -> None:
+    def sync(self) -> str | None:
+        """Write the settings to their file; a message naming the file when that failed."""
         self.store.sync()
+        status = self.store.status()
+        if status == QSettings.Status.AccessError:
+            return f"{self.store.fileName()}: cannot save the settings (cannot write there)"
+        if status == QSettings.Status.FormatError:
+            return f"{self.store.fileName()}: cannot save the settings (the file is damaged)"
+        return None
