@@ -126,6 +126,7 @@ class DAttentionView(QWidget):
         splitter.addWidget(self.input_view)
         splitter.addWidget(self.maps_view)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([250, 500])  # the maps hold the image plus one panel per layer
         self.score_label = QLabel("")
         self.score_label.setWordWrap(True)
         self.score_label.setTextFormat(Qt.TextFormat.RichText)
