@@ -20,9 +20,10 @@ from sagan_engine.attention import AttentionResult, Query, attention_maps, fold_
 from sagan_engine.checkpoint import load_generator
 from sagan_engine.config import RunConfig
 from sagan_engine.cpu_threads import set_threads_of_this_thread
+from sagan_engine.latent_paths import Truncation, seed_latents
 from sagan_engine.models import Generator
 from sagan_engine.runs import RunFolder
-from sagan_engine.sampling import generate, latents
+from sagan_engine.sampling import generate
 from sagan_engine.trainer import GeneratorSnapshot
 
 SnapshotSource = Callable[[], GeneratorSnapshot]
@@ -52,6 +53,7 @@ class SampleSet:
     labels: np.ndarray | None  # int64 (N,) for conditional models
     step: int | None
     seed: int | None = None
+    truncation: Truncation | None = None  # what the latents of ``seed`` went through
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,25 @@ class _Draw:
     count: int
     seed: int
     label: int | None  # None: cycle through the classes of a conditional model
+    truncation: Truncation | None = None
+
+
+@dataclass(frozen=True)
+class _Task:
+    key: str
+    token: int
+    work: Callable[[Generator], object]  # engine code: plain inputs in, plain results out
+    priority: int = 1  # lower runs first among pending tasks
+
+
+@dataclass(frozen=True)
+class TaskReply:
+    """What a task returned; replies of one key arrive in the order they were asked."""
+
+    key: str
+    token: int
+    result: object
+    step: int | None
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,7 @@ class _Renderer(QObject):
     following = Signal()
     samples_ready = Signal(object)
     attention_ready = Signal(object)
+    task_done = Signal(object)
     failed = Signal(str, str, str)  # what ("load", "samples", "attention"), message, details
 
     def __init__(self, pending: dict, lock: threading.Lock) -> None:
@@ -115,6 +137,10 @@ class _Renderer(QObject):
             for kind in ("source", "stale", "samples", "attention"):
                 if kind in self._pending:
                     return kind, self._pending.pop(kind)
+            tasks = [kind for kind in self._pending if kind.startswith("task:")]
+            if tasks:  # the most urgent, then the oldest key
+                kind = min(tasks, key=lambda k: self._pending[k].priority)
+                return kind, self._pending.pop(kind)
         return None
 
     @Slot()
@@ -129,7 +155,7 @@ class _Renderer(QObject):
             kind, request = item
             try:
                 self._share_the_cpu()
-                handlers[kind](request)
+                handlers.get(kind, self._task)(request)
             except Exception as err:  # noqa: BLE001 - reported to the GUI, worker lives on
                 what = {"source": "load", "stale": "attention"}.get(kind, kind)
                 self.failed.emit(what, user_message(err), error_details(err))
@@ -194,7 +220,7 @@ class _Renderer(QObject):
         generator = self._generator()
         cfg = generator.cfg
         # The engine's seeds-to-latents: a seed gives the same images here and in the CLI.
-        z = latents(request.count, cfg.z_dim, request.seed)
+        z = seed_latents(request.count, cfg.z_dim, request.seed, request.truncation)
         labels = None
         if cfg.num_classes:
             if request.label is None:
@@ -216,6 +242,7 @@ class _Renderer(QObject):
                 labels=None if labels is None else labels.numpy(),
                 step=self.step,
                 seed=request.seed,
+                truncation=request.truncation,
             )
         )
 
@@ -223,6 +250,10 @@ class _Renderer(QObject):
         generator = self._generator()
         result = attention_maps(generator, request.z, request.label, list(request.queries))
         self.attention_ready.emit(AttentionReply(request.token, result, self.step))
+
+    def _task(self, request: _Task) -> None:
+        result = request.work(self._generator())
+        self.task_done.emit(TaskReply(request.key, request.token, result, self.step))
 
 
 class InspectorWorker(QObject):
@@ -232,6 +263,7 @@ class InspectorWorker(QObject):
     following_training = Signal()
     samples_ready = Signal(object)  # SampleSet
     attention_ready = Signal(object)  # AttentionReply, only the newest request's
+    task_ready = Signal(object)  # TaskReply, never an older one after a newer of its key
     failed = Signal(str, str, str)  # what, message, details
 
     _wake = Signal()
@@ -242,6 +274,7 @@ class InspectorWorker(QObject):
         self._pending: dict[str, object] = {}
         self._tokens = itertools.count(1)
         self._latest_token = 0
+        self._latest_tasks: dict[str, int] = {}
         self._thread = QThread(self)
         self._thread.setObjectName("sagan-inspector")
         self._renderer = _Renderer(self._pending, self._lock)
@@ -251,6 +284,7 @@ class InspectorWorker(QObject):
         self._renderer.following.connect(self.following_training)
         self._renderer.samples_ready.connect(self.samples_ready)
         self._renderer.attention_ready.connect(self._on_attention)
+        self._renderer.task_done.connect(self._on_task)
         self._renderer.failed.connect(self.failed)
         self._thread.finished.connect(self._renderer.deleteLater)
         self._thread.start()
@@ -276,8 +310,32 @@ class InspectorWorker(QObject):
         """Training moved on: the next query takes a fresh snapshot."""
         self._request("stale", True)
 
-    def draw_samples(self, count: int, seed: int, label: int | None = None) -> None:
-        self._request("samples", _Draw(count, seed, label))
+    def draw_samples(
+        self,
+        count: int,
+        seed: int,
+        label: int | None = None,
+        truncation: Truncation | None = None,
+    ) -> None:
+        self._request("samples", _Draw(count, seed, label, truncation))
+
+    def run_task(self, key: str, work: Callable[[Generator], object], priority: int = 1) -> int:
+        """Run ``work(generator)`` on the worker thread; returns a token.
+
+        A task not yet started is replaced by a newer one of the same ``key`` (a slider's
+        positions: only the latest renders); while a slider is dragged, each answer still
+        arrives, so the picture follows at the speed of the renders. Among pending tasks the
+        lowest ``priority`` runs first. ``work`` must only call engine functions on plain data.
+        """
+        token = next(self._tokens)
+        self._request(f"task:{key}", _Task(key, token, work, priority))
+        return token
+
+    @Slot(object)
+    def _on_task(self, reply: TaskReply) -> None:
+        if reply.token > self._latest_tasks.get(reply.key, 0):
+            self._latest_tasks[reply.key] = reply.token
+            self.task_ready.emit(reply)
 
     def query_attention(
         self, z: np.ndarray, label: int | None, queries: list[Query] | tuple[Query, ...]
