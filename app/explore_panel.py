@@ -1,5 +1,6 @@
 """Exploring a trained model without its data: which model is open, and new samples from
-seeds (and, for a class-conditional model, of one class)."""
+seeds (and, for a class-conditional model, of one class), walked seed by seed and drawn
+with the truncation trick (psi and BigGAN's resampling threshold)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,27 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from app.inspector_worker import ModelInfo
+from sagan_engine.latent_paths import Truncation, next_seed, random_seed
+
+PSI_STEPS = 100  # the psi slider moves in hundredths
 
 
 class ExplorePanel(QGroupBox):
-    draw_requested = Signal(int, int, object)  # count, seed, class index or None
+    draw_requested = Signal(int, int, object, object)  # count, seed, class or None, Truncation
+    truncation_changed = Signal(object)  # Truncation
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Explore a trained model", parent)
@@ -44,14 +51,47 @@ class ExplorePanel(QGroupBox):
         self.new_seed_button.setToolTip("Draw samples from a new random seed (Ctrl+R)")
         self.draw_button = QPushButton("Draw")
         self.draw_button.setToolTip("Draw samples from this seed")
+        self.previous_seed_button = QPushButton("◀")
+        self.previous_seed_button.setToolTip("Previous seed (Alt+Left)")
+        self.next_seed_button = QPushButton("▶")
+        self.next_seed_button.setToolTip("Next seed (Alt+Right)")
+        for button in (self.previous_seed_button, self.next_seed_button):
+            button.setFixedWidth(32)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.previous_seed_button)
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.next_seed_button)
+        self.psi = QSlider(Qt.Orientation.Horizontal)
+        self.psi.setRange(0, PSI_STEPS)
+        self.psi.setValue(PSI_STEPS)
+        self.psi.setToolTip(
+            "Truncation ψ: latents scaled towards the mean; lower = more typical, less varied "
+            "(1 = off)"
+        )
+        self.psi_label = QLabel()
+        self.psi_label.setMinimumWidth(36)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 4.0)
+        self.threshold.setSingleStep(0.25)
+        self.threshold.setDecimals(2)
+        self.threshold.setSpecialValueText("off")
+        self.threshold.setToolTip(
+            "BigGAN's truncation: latent components with |z| above this are drawn again "
+            "(off: none)"
+        )
+        psi_row = QHBoxLayout()
+        psi_row.addWidget(self.psi, 1)
+        psi_row.addWidget(self.psi_label)
         buttons = QHBoxLayout()
         buttons.addWidget(self.new_seed_button)
         buttons.addWidget(self.draw_button)
         form = QFormLayout()
-        form.addRow("Seed", self.seed)
+        form.addRow("Seed", seed_row)
         form.addRow("Samples", self.count)
         self.class_label = QLabel("Class")
         form.addRow(self.class_label, self.class_choice)
+        form.addRow("Truncation ψ", psi_row)
+        form.addRow("Resample |z| >", self.threshold)
         layout = QVBoxLayout(self)
         layout.addWidget(self.info_label)
         layout.addLayout(form)
@@ -61,6 +101,11 @@ class ExplorePanel(QGroupBox):
         self.new_seed_button.clicked.connect(self.new_seed)
         self.draw_button.clicked.connect(self.draw)
         self.class_choice.currentIndexChanged.connect(self._on_class)
+        self.previous_seed_button.clicked.connect(lambda: self.step_seed(-1))
+        self.next_seed_button.clicked.connect(lambda: self.step_seed(1))
+        self.psi.valueChanged.connect(self._on_truncation)
+        self.threshold.valueChanged.connect(self._on_truncation)
+        self._show_psi()
 
     def set_model(self, info: ModelInfo) -> None:
         self.info = info
@@ -88,10 +133,33 @@ class ExplorePanel(QGroupBox):
         if self.info is not None:
             self.draw()
 
+    def truncation(self) -> Truncation:
+        """What the ψ slider and the threshold say (``Truncation()``: none)."""
+        threshold = self.threshold.value()
+        return Truncation(self.psi.value() / PSI_STEPS, threshold if threshold > 0 else None)
+
+    def set_truncation(self, truncation: Truncation) -> None:
+        self.psi.setValue(round(truncation.psi * PSI_STEPS))
+        self.threshold.setValue(truncation.threshold or 0.0)
+
+    def _show_psi(self) -> None:
+        self.psi_label.setText(f"{self.psi.value() / PSI_STEPS:.2f}")
+
+    def _on_truncation(self) -> None:
+        self._show_psi()
+        self.truncation_changed.emit(self.truncation())
+        if self.info is not None:
+            self.draw()
+
     def draw(self) -> None:
         label = self.class_choice.currentData()
-        self.draw_requested.emit(self.count.value(), self.seed.value(), label)
+        self.draw_requested.emit(self.count.value(), self.seed.value(), label, self.truncation())
 
     def new_seed(self) -> None:
-        self.seed.setValue(random.randrange(self.seed.maximum()))
+        self.seed.setValue(random_seed(random) % (self.seed.maximum() + 1))
+        self.draw()
+
+    def step_seed(self, step: int) -> None:
+        """Draw from the next (``step`` 1) or previous (-1) seed."""
+        self.seed.setValue(next_seed(self.seed.value(), step))
         self.draw()

@@ -40,6 +40,7 @@ from app.explore_panel import ExplorePanel
 from app.export_dialog import GridExportDialog, GridOptions
 from app.inspector_worker import AttentionReply, InspectorWorker, ModelInfo, SampleSet
 from app.jobs import JobRunner
+from app.latent_explorer import LatentExplorer
 from app.metric_history import MetricHistory
 from app.model_panel import ModelPanel
 from app.refcount_guard import guard_singletons
@@ -199,6 +200,14 @@ class MainWindow(QMainWindow):
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
         )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.setup_dock)
+        self.latent_explorer = LatentExplorer(
+            self.inspector, self.attention_view, self.explore_panel
+        )
+        self.latent_dock = QDockWidget("Latent space")
+        self.latent_dock.setObjectName("latentDock")
+        self.latent_dock.setWidget(self.latent_explorer)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.latent_dock)
+        self.latent_dock.setVisible(False)
         self.attention_tools = AttentionTools(self.inspector)
         self.attention_dock = QDockWidget("Attention analysis")
         self.attention_dock.setObjectName("attentionDock")
@@ -322,8 +331,12 @@ class MainWindow(QMainWindow):
             train_menu.addAction(action)
         explore_menu = menu.addMenu("&Explore")
         explore_menu.addAction(self.new_seeds_action)
+        for action in self.latent_explorer.menu_actions:
+            explore_menu.addAction(action)
+            self.addAction(action)  # the keys work wherever the focus is
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.setup_dock.toggleViewAction())
+        view_menu.addAction(self.latent_dock.toggleViewAction())
         view_menu.addAction(self.attention_dock.toggleViewAction())
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.about_action)
@@ -386,6 +399,11 @@ class MainWindow(QMainWindow):
         self.sample_view.sample_clicked.connect(self._on_sample_clicked)
         self.attention_view.queries_changed.connect(lambda _queries: self.request_attention())
         self.explore_panel.draw_requested.connect(self.inspector.draw_samples)
+        self.latent_explorer.attention_ready.connect(self._on_attention)
+        self.latent_explorer.path_written.connect(lambda path: self._on_written(Path(path)))
+        self.latent_explorer.export_failed.connect(
+            lambda message, details: self.show_error("Cannot export the path", message, details)
+        )
         self.data_panel.source_changed.connect(self._on_source_changed)
         self.model_panel.device.currentIndexChanged.connect(self._show_device)
 
@@ -468,6 +486,8 @@ class MainWindow(QMainWindow):
     def _enter_mode(self, mode: str) -> None:
         self.mode = mode
         self.explore_panel.setVisible(mode == EXPLORE)
+        self.latent_dock.setVisible(mode == EXPLORE)
+        self.latent_explorer.clear()
         self.samples = None
         self.selected = None
         self.attention_result = None
@@ -627,6 +647,7 @@ class MainWindow(QMainWindow):
             return
         self.selected = index
         self.sample_view.select(index)
+        self.latent_explorer.leave()
         self._show_selected(queries)
 
     def _show_selected(self, queries: list[Query]) -> None:
@@ -641,10 +662,13 @@ class MainWindow(QMainWindow):
             caption += f" · step {samples.step}"
         label = None if samples.labels is None else int(samples.labels[index])
         self.attention_tools.set_sample(samples.z[index], label)
+        self.latent_explorer.set_sample(samples, index)
         self.attention_view.show_sample(samples.images[index], caption, queries)
         self.request_attention()
 
     def request_attention(self) -> None:
+        if self.latent_explorer.render_focus():  # the enlarged sample was moved off the grid
+            return
         queries = self.attention_view.queries
         if self.samples is None or self.selected is None or not queries:
             return
@@ -711,6 +735,7 @@ class MainWindow(QMainWindow):
         self.model_info = info
         self.class_names = info.class_names
         self.explore_panel.set_model(info)
+        self.latent_explorer.set_model(info)
         self.attention_view.set_gammas(info.gammas)
         self.settings.last_run = info.run_dir or info.checkpoint
         where = Path(info.run_dir or info.checkpoint).name
@@ -826,9 +851,13 @@ class MainWindow(QMainWindow):
     def write_grid(self, path: str | Path, options: GridOptions) -> None:
         assert self.samples is not None
         images = self.samples.images[: options.count].copy()
+        truncation = self.samples.truncation
+        metadata = truncation.metadata() if truncation is not None else None
         self._write(
             "Cannot export the grid",
-            lambda: save_grid(images, path, options.columns, options.padding, options.scale),
+            lambda: save_grid(
+                images, path, options.columns, options.padding, options.scale, metadata
+            ),
         )
 
     def export_attention(self) -> None:
@@ -837,9 +866,10 @@ class MainWindow(QMainWindow):
         path = self._save_path("Export attention figure", "attention.png", "PNG images", ".png")
         if path is not None:
             result = self.attention_result
+            metadata = self.latent_explorer.metadata() if self.mode == EXPLORE else None
             self._write(
                 "Cannot export the attention figure",
-                lambda: save_attention_figure(result, path),
+                lambda: save_attention_figure(result, path, metadata),
             )
 
     def export_metrics(self) -> None:

@@ -16,6 +16,8 @@ import torch
 
 from . import __version__
 from .cli_ablate import add_ablate_argument, attention_ablation
+from .cli_interpolate import add_parser as add_interpolate_parser
+from .cli_interpolate import add_truncation_arguments, truncation_of
 from .cli_over_training import (
     add_over_training_argument,
     add_timelapse_parser,
@@ -95,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--columns", type=_positive_int)
     sample.add_argument("--padding", type=int, default=2)
     sample.add_argument("--out", required=True, metavar="PNG")
+    add_truncation_arguments(sample)
     sample.set_defaults(handler=_cmd_sample)
 
     attn = sub.add_parser("attention", help="attention figure for query pixels (paper fig. 1)")
@@ -122,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--csv", required=True, metavar="FILE")
     export.set_defaults(handler=_cmd_export)
 
+    add_interpolate_parser(sub)
     add_timelapse_parser(sub)
     bench = sub.add_parser("bench", help="measure speed and memory (see --help)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
@@ -331,18 +335,20 @@ def _labels(loaded, label: int | None, n: int) -> torch.Tensor | None:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from .checkpoint import load_generator
     from .export import save_png
+    from .latent_paths import seed_latents
     from .output_paths import check_output_file
     from .sample_grid import check_grid_fits, render_grid
-    from .sampling import latents
 
+    truncation = truncation_of(args)
     check_output_file(args.out)
     loaded = load_generator(args.run)
     model = loaded.config.model
     check_grid_fits(args.n, model.resolution, args.columns, args.padding, model.z_dim)
-    z = latents(args.n, model.z_dim, args.seed)
+    z = seed_latents(args.n, model.z_dim, args.seed, truncation)
     labels = _labels(loaded, args.label, args.n)
     grid = render_grid(loaded.generator, z, labels, args.columns, args.padding)
-    path = save_png(grid, args.out)
+    metadata = {"seed": str(args.seed), "step": str(loaded.step), **truncation.metadata()}
+    path = save_png(grid, args.out, metadata)
     print(f"wrote {path} ({args.n} samples, step {loaded.step})")
     return 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -56,20 +56,28 @@ def normalise_map(attention: np.ndarray) -> np.ndarray:
     return attention / peak if peak > 0 else np.zeros_like(attention)
 
 
-def png_bytes(image: Image.Image) -> bytes:
+def png_bytes(image: Image.Image, metadata: Mapping[str, str] | None = None) -> bytes:
+    """PNG of ``image``; ``metadata`` (e.g. the truncation psi) goes into tEXt chunks."""
     from io import BytesIO
 
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    for key, value in (metadata or {}).items():
+        info.add_text(key, str(value))
     buffer = BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
 
 
-def save_png(image: np.ndarray | Image.Image, path: str | Path) -> Path:
+def save_png(
+    image: np.ndarray | Image.Image, path: str | Path, metadata: Mapping[str, str] | None = None
+) -> Path:
     """Save atomically, so an interrupted export never leaves half a file.
 
     Raises OutputError naming the path when it cannot be written."""
     picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
-    return write_output(path, png_bytes(picture))
+    return write_output(path, png_bytes(picture, metadata))
 
 
 def save_grid(
@@ -78,13 +86,14 @@ def save_grid(
     columns: int | None = None,
     padding: int = 2,
     scale: int = 1,
+    metadata: Mapping[str, str] | None = None,
 ) -> Path:
     """Tile uint8 images (N, H, W, 3) and save them as one PNG."""
     grid = make_grid(images, columns, padding)
     picture = Image.fromarray(grid)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    return save_png(picture, path)
+    return save_png(picture, path, metadata)
 
 
 def attention_figure(
@@ -140,8 +149,13 @@ def _mark(
     )
 
 
-def save_attention_figure(result: AttentionResult, path: str | Path, **kwargs) -> Path:
-    return save_png(attention_figure(result, **kwargs), path)
+def save_attention_figure(
+    result: AttentionResult,
+    path: str | Path,
+    metadata: Mapping[str, str] | None = None,
+    **kwargs,
+) -> Path:
+    return save_png(attention_figure(result, **kwargs), path, metadata)
 
 
 STEP_COLUMNS = ("step", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "elapsed_s")

@@ -1,0 +1,588 @@
+"""Moving through the latent space of an opened model while the attention maps follow: a path
+between two latents (a strip of frames and a slider that moves the enlarged sample along it),
+the enlarged sample under another class (a class-swap row for conditional models), random
+nudges, and the path exported as an animation or a strip.
+
+Every image comes from the inspector worker's thread (``InspectorWorker.run_task``); a newer
+slider position replaces one not yet started, so only the latest renders. The widgets keep
+"what to show" as plain engine data (:class:`LatentPosition`, a class, a truncation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.attention_view import AttentionView
+from app.explore_panel import ExplorePanel
+from app.image_strip import ImageStrip
+from app.inspector_worker import AttentionReply, InspectorWorker, ModelInfo, SampleSet, TaskReply
+from app.style import MUTED
+from sagan_engine.attention import Query
+from sagan_engine.latent_paths import (
+    MAX_SEED,
+    LatentPosition,
+    SeedLatent,
+    Truncation,
+    class_swap,
+    random_seed,
+    render_frame,
+    render_path,
+)
+from sagan_engine.path_export import PATH_SUFFIXES, save_path_frames
+
+SLIDER_STEPS = 1000  # positions of the path slider
+CLASS_ROW_DELAY_MS = 150  # the class-swap row waits for the slider to rest
+CLASS_CHUNK = 2  # classes per render: a slider move waits for at most this many images
+FRAME_PRIORITY = 0  # the enlarged sample before strips and rows
+PATH_FILTERS = "Animated GIF (*.gif);;Animated WebP (*.webp);;PNG strip of frames (*.png)"
+
+
+# Work for the inspector's thread: plain engine data in, plain arrays out.
+def _frame_work(position: LatentPosition, label, truncation: Truncation, queries: tuple):
+    def work(generator):
+        z = position.latent(generator.cfg.z_dim, truncation)
+        return render_frame(generator, z, label, queries)
+
+    return work
+
+
+def _path_work(a: SeedLatent, b: SeedLatent, frames: int, label, spherical, truncation):
+    def work(generator):
+        z_dim = generator.cfg.z_dim
+        za, zb = a.latent(z_dim, truncation), b.latent(z_dim, truncation)
+        return render_path(generator, za, zb, frames, label, spherical)
+
+    return work
+
+
+def _class_row_work(row: int, position: LatentPosition, truncation: Truncation, classes: range):
+    def work(generator):
+        z = position.latent(generator.cfg.z_dim, truncation)
+        return row, classes, class_swap(generator, z, classes)
+
+    return work
+
+
+def _export_work(path_work, path: Path, duration_ms: int, metadata: dict[str, str]):
+    def work(generator):
+        return save_path_frames(path_work(generator), path, duration_ms, 1, metadata)
+
+    return work
+
+
+class LatentExplorer(QWidget):
+    """The "Latent space" view of explore mode; drives the inspector's enlarged sample."""
+
+    attention_ready = Signal(object)  # AttentionReply of a frame with query points
+    frame_shown = Signal(int)  # token of the frame just put in the inspector
+    path_written = Signal(str)
+    export_failed = Signal(str, str)  # message, details
+
+    def __init__(
+        self,
+        inspector: InspectorWorker,
+        attention_view: AttentionView,
+        explore_panel: ExplorePanel,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.inspector = inspector
+        self.attention_view = attention_view
+        self.panel = explore_panel
+        self.info: ModelInfo | None = None
+        self.sample: SeedLatent | None = None  # the grid sample last enlarged
+        self.sample_label: int | None = None
+        self.position: LatentPosition | None = None  # where the enlarged sample is
+        self.label: int | None = None
+        self.active = False  # the enlarged sample is ours, not the grid's
+        self.a = SeedLatent(0)
+        self.b = SeedLatent(1)
+        self._frames: dict[int, tuple[LatentPosition, str]] = {}  # asked, not yet shown
+        self.shown_position: LatentPosition | None = None  # of the frame last shown
+        self._class_row: list[np.ndarray] = []  # chunks of the row being rendered
+        self._class_row_for: tuple | None = None  # what that row is of
+        self._class_row_id = 0
+        self._build()
+        self._build_actions()
+        self._class_timer = QTimer(self)
+        self._class_timer.setSingleShot(True)
+        self._class_timer.setInterval(CLASS_ROW_DELAY_MS)
+        self._class_timer.timeout.connect(self._render_class_row)
+        inspector.task_ready.connect(self._on_task)
+        inspector.failed.connect(self._on_failed)
+        explore_panel.truncation_changed.connect(self._on_truncation)
+        self.clear()
+
+    # ================================================================== construction
+    def _build(self) -> None:
+        self.seed_a, self.use_a, self.label_a = self._endpoint_widgets("A")
+        self.seed_b, self.use_b, self.label_b = self._endpoint_widgets("B")
+        self.frames = QSpinBox()
+        self.frames.setRange(2, 16)
+        self.frames.setValue(8)
+        self.frames.setToolTip("Images in the strip")
+        self.linear = QCheckBox("Linear")
+        self.linear.setToolTip(
+            "A straight line between the latents; unchecked: spherical, which keeps the norm "
+            "of Gaussian latents"
+        )
+        self.strip = ImageStrip("The path between A and B appears here.")
+        self.strip.setToolTip("Click a frame to move the enlarged sample there")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setToolTip(
+            "Move the enlarged sample along the path from A to B; its query points stay put "
+            "and their maps follow"
+        )
+        self.position_label = QLabel("0%")
+        self.position_label.setMinimumWidth(40)
+        self.export_frames = QSpinBox()
+        self.export_frames.setRange(2, 600)
+        self.export_frames.setValue(32)
+        self.export_frames.setToolTip("Frames of the exported animation or strip")
+        self.export_button = QPushButton("Export path…")
+        self.export_button.setToolTip("Save the path as an animated GIF or WebP, or a PNG strip")
+
+        ends = QHBoxLayout()
+        for widget in (self.label_a, self.seed_a, self.use_a):
+            ends.addWidget(widget)
+        ends.addSpacing(12)
+        for widget in (self.label_b, self.seed_b, self.use_b):
+            ends.addWidget(widget)
+        ends.addSpacing(12)
+        ends.addWidget(QLabel("Frames"))
+        ends.addWidget(self.frames)
+        ends.addWidget(self.linear)
+        ends.addStretch(1)
+        slide = QHBoxLayout()
+        slide.addWidget(QLabel("Position"))
+        slide.addWidget(self.slider, 1)
+        slide.addWidget(self.position_label)
+        slide.addWidget(self.export_frames)
+        slide.addWidget(self.export_button)
+        path_box = QGroupBox("Interpolation")
+        path_layout = QVBoxLayout(path_box)
+        path_layout.addLayout(ends)
+        path_layout.addWidget(self.strip, 1)
+        path_layout.addLayout(slide)
+
+        self.class_choice = QComboBox()
+        self.class_choice.setToolTip("Render the enlarged sample's latent under this class")
+        self.class_strip = ImageStrip("The enlarged sample under every class.")
+        self.class_strip.setToolTip("The same latent under every class; click one to enlarge it")
+        self.nudge_step = QDoubleSpinBox()
+        self.nudge_step.setRange(0.01, 2.0)
+        self.nudge_step.setSingleStep(0.05)
+        self.nudge_step.setValue(0.15)
+        self.nudge_step.setToolTip("How far a nudge moves the latent, as a fraction of |z|")
+        self.nudge_button = QPushButton("Nudge")
+        self.nudge_button.setToolTip("Move the latent a little along a random direction (Alt+N)")
+        self.reset_button = QPushButton("Back to sample")
+        self.reset_button.setToolTip("Undo nudges and path moves: the grid sample again")
+        self.where = QLabel()
+        self.where.setWordWrap(True)
+        self.where.setStyleSheet(f"color: {MUTED};")
+        nudges = QHBoxLayout()
+        nudges.addWidget(QLabel("Step"))
+        nudges.addWidget(self.nudge_step)
+        nudges.addWidget(self.nudge_button)
+        nudges.addWidget(self.reset_button)
+        form = QFormLayout()
+        self.class_label = QLabel("Class")
+        form.addRow(self.class_label, self.class_choice)
+        sample_box = QGroupBox("Enlarged sample")
+        sample_layout = QVBoxLayout(sample_box)
+        sample_layout.addLayout(form)
+        sample_layout.addWidget(self.class_strip, 1)
+        sample_layout.addLayout(nudges)
+        sample_layout.addWidget(self.where)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 4)
+        layout.addWidget(path_box, 3)
+        layout.addWidget(sample_box, 2)
+
+        self.slider.valueChanged.connect(self._on_slider)
+        self.strip.clicked.connect(self._on_strip_click)
+        self.frames.valueChanged.connect(lambda _v: self.render_path())
+        self.linear.toggled.connect(self._on_path_changed)
+        self.seed_a.valueChanged.connect(lambda seed: self.set_endpoint("a", SeedLatent(seed)))
+        self.seed_b.valueChanged.connect(lambda seed: self.set_endpoint("b", SeedLatent(seed)))
+        self.use_a.clicked.connect(lambda: self.use_enlarged("a"))
+        self.use_b.clicked.connect(lambda: self.use_enlarged("b"))
+        self.export_button.clicked.connect(self.export_path)
+        self.class_choice.currentIndexChanged.connect(self._on_class)
+        self.class_strip.clicked.connect(self.class_choice.setCurrentIndex)
+        self.nudge_button.clicked.connect(self.nudge)
+        self.reset_button.clicked.connect(self.reset)
+
+    def _endpoint_widgets(self, name: str) -> tuple[QSpinBox, QPushButton, QLabel]:
+        seed = QSpinBox()
+        seed.setRange(0, MAX_SEED)
+        seed.setToolTip(f"End {name} of the path: the latent of this seed")
+        use = QPushButton("← sample")
+        use.setToolTip(f"End {name} of the path: the enlarged grid sample")
+        label = QLabel(name)
+        label.setStyleSheet("font-weight: 600;")
+        return seed, use, label
+
+    def _build_actions(self) -> None:
+        def action(text: str, shortcut: str, tip: str, slot) -> QAction:
+            item = QAction(text, self)
+            item.setShortcut(QKeySequence(shortcut))
+            item.setToolTip(f"{tip} ({shortcut})")
+            item.setStatusTip(tip)
+            item.triggered.connect(slot)
+            return item
+
+        self.previous_seed_action = action(
+            "Previous seed", "Alt+Left", "Draw from the previous seed", lambda: self.walk(-1)
+        )
+        self.next_seed_action = action(
+            "Next seed", "Alt+Right", "Draw from the next seed", lambda: self.walk(1)
+        )
+        self.nudge_action = action(
+            "Nudge the latent", "Alt+N", "Move the enlarged sample's latent a little", self.nudge
+        )
+        self.back_action = action(
+            "Step back along the path",
+            "Alt+Down",
+            "Move one frame towards A",
+            lambda: self.step(-1),
+        )
+        self.forward_action = action(
+            "Step along the path", "Alt+Up", "Move one frame towards B", lambda: self.step(1)
+        )
+
+    @property
+    def menu_actions(self) -> list[QAction]:
+        return [
+            self.previous_seed_action,
+            self.next_seed_action,
+            self.nudge_action,
+            self.back_action,
+            self.forward_action,
+        ]
+
+    # ================================================================== model and sample
+    def set_model(self, info: ModelInfo) -> None:
+        self.info = info
+        self.sample, self.position, self.active = None, None, False
+        classes = info.config.model.num_classes
+        self.class_choice.blockSignals(True)
+        self.class_choice.clear()
+        for index in range(classes):
+            name = info.class_names[index] if index < len(info.class_names) else f"class {index}"
+            self.class_choice.addItem(name, index)
+        self.class_choice.blockSignals(False)
+        self.label = 0 if classes else None
+        for widget in (self.class_choice, self.class_label, self.class_strip):
+            widget.setVisible(classes > 0)
+        self.setEnabled(True)
+        for item in self.menu_actions:
+            item.setEnabled(True)
+        self.class_strip.clear("Click a sample to see it under every class.")
+        self._show_where()
+        self.render_path()
+
+    def clear(self) -> None:
+        """No model (training, or nothing opened): nothing to explore."""
+        self.info = None
+        self.sample, self.position, self.active = None, None, False
+        self._class_timer.stop()
+        self.strip.clear()
+        self.class_strip.clear()
+        self.setEnabled(False)
+        for item in self.menu_actions:
+            item.setEnabled(False)
+
+    def set_sample(self, samples: SampleSet, index: int) -> None:
+        """The grid's sample ``index`` is enlarged (a click, or the grid was drawn again)."""
+        if self.info is None or samples.seed is None:
+            return
+        sample = SeedLatent(samples.seed, index, len(samples.images))
+        label = None if samples.labels is None else int(samples.labels[index])
+        if sample != self.sample or not self.active:
+            # Another sample (a click, a new seed): the grid shows it, we start from it.
+            path_class_changed = label != self.label
+            self.sample, self.sample_label, self.label = sample, label, label
+            self.position = LatentPosition(sample)
+            self.active = False
+            self._select_class(label)
+            self._class_timer.start()
+            if path_class_changed:  # the path is drawn in the enlarged sample's class
+                self.render_path()
+        self._show_where()
+
+    def leave(self) -> None:
+        """The user picked a grid sample: the grid's own sample is enlarged again."""
+        self.active = False
+
+    def render_focus(self) -> bool:
+        """Render the enlarged sample where we moved it, with the inspector's query points;
+        False when the grid's own sample is shown (the window's usual query then runs)."""
+        if not self.active or self.info is None or self.position is None:
+            return False
+        queries: tuple[Query, ...] = tuple(self.attention_view.queries)
+        truncation = self.panel.truncation()
+        caption = self._describe(self.position, self.label, truncation)
+        work = _frame_work(self.position, self.label, truncation, queries)
+        token = self.inspector.run_task("frame", work, FRAME_PRIORITY)
+        self._frames[token] = (self.position, caption)
+        return True
+
+    def _move_to(self, position: LatentPosition, label: int | None) -> None:
+        self.position, self.label, self.active = position, label, True
+        self.render_focus()
+        self._class_timer.start()
+        self._show_where()
+
+    # ================================================================== path
+    def set_endpoint(self, which: str, latent: SeedLatent) -> None:
+        setattr(self, which, latent)
+        spin, label = (self.seed_a, self.label_a) if which == "a" else (self.seed_b, self.label_b)
+        spin.blockSignals(True)
+        spin.setValue(latent.seed)
+        spin.blockSignals(False)
+        label.setToolTip(latent.describe())
+        label.setText(f"{which.upper()}{'*' if latent.count > 1 else ''}")
+        self._on_path_changed()
+
+    def use_enlarged(self, which: str) -> None:
+        if self.sample is not None:
+            self.set_endpoint(which, self.sample)
+
+    def _on_path_changed(self) -> None:
+        self.render_path()
+        if self.active and self.position is not None and self.position.end is not None:
+            self._on_slider(self.slider.value())
+
+    def path_label(self) -> int | None:
+        if self.info is None or not self.info.config.model.num_classes:
+            return None
+        return self.label if self.label is not None else 0
+
+    def render_path(self) -> None:
+        if self.info is None:
+            return
+        work = _path_work(
+            self.a,
+            self.b,
+            self.frames.value(),
+            self.path_label(),
+            not self.linear.isChecked(),
+            self.panel.truncation(),
+        )
+        self.inspector.run_task("path", work)
+
+    def _on_slider(self, value: int) -> None:
+        t = value / SLIDER_STEPS
+        self.position_label.setText(f"{round(100 * t)}%")
+        self.strip.set_current(round(t * (self.frames.value() - 1)))
+        if self.info is None:
+            return
+        spherical = not self.linear.isChecked()
+        self._move_to(LatentPosition(self.a, self.b, t, spherical), self.path_label())
+
+    def _on_strip_click(self, index: int) -> None:
+        position = round(index * SLIDER_STEPS / (self.frames.value() - 1))
+        if position == self.slider.value():
+            self._on_slider(position)
+        self.slider.setValue(position)
+
+    def step(self, frames: int) -> None:
+        """Move the slider ``frames`` strip frames along the path."""
+        per_frame = SLIDER_STEPS / (self.frames.value() - 1)
+        self.slider.setValue(round(self.slider.value() + frames * per_frame))
+
+    # ================================================================== class, nudge, seeds
+    def _select_class(self, label: int | None) -> None:
+        if label is None:
+            return
+        self.class_choice.blockSignals(True)
+        self.class_choice.setCurrentIndex(label)
+        self.class_choice.blockSignals(False)
+        self.class_strip.set_current(label)
+
+    def _on_class(self, index: int) -> None:
+        if self.info is None or index < 0:
+            return
+        self.class_strip.set_current(index)
+        self._move_to(self.position or LatentPosition(self.a), index)
+        self.render_path()
+
+    def nudge(self) -> None:
+        if self.info is None:
+            return
+        position = self.position or LatentPosition(self.sample or self.a)
+        nudges = position.nudges + ((random_seed(), self.nudge_step.value()),)
+        self._move_to(replace(position, nudges=nudges), self.label)
+
+    def reset(self) -> None:
+        if self.info is not None and self.sample is not None:
+            self._select_class(self.sample_label)
+            self._move_to(LatentPosition(self.sample), self.sample_label)
+
+    def walk(self, step: int) -> None:
+        """Next (1) or previous (-1) seed: the grid is drawn again and its sample enlarged."""
+        if self.info is not None:
+            self.active = False
+            self.panel.step_seed(step)
+
+    def _on_truncation(self, _truncation: Truncation) -> None:
+        if self.info is None:
+            return
+        self.render_path()
+        if self.render_focus():
+            self._class_timer.start()
+        self._show_where()
+
+    def _render_class_row(self, first: int = 0) -> None:
+        """Render the class-swap row ``CLASS_CHUNK`` classes at a time, so that a slider
+        move never waits behind a whole row."""
+        if self.info is None or not self.info.config.model.num_classes:
+            return
+        position = self.position or (LatentPosition(self.sample) if self.sample else None)
+        if position is None:
+            return
+        truncation = self.panel.truncation()
+        if first == 0:
+            self._class_row, self._class_row_for = [], (position, truncation)
+            self._class_row_id += 1
+        elif self._class_row_for != (position, truncation):
+            return  # moved on: the timer starts a new row
+        classes = range(first, min(first + CLASS_CHUNK, self.info.config.model.num_classes))
+        work = _class_row_work(self._class_row_id, position, truncation, classes)
+        self.inspector.run_task("classes", work)
+
+    # ================================================================== replies
+    def _on_task(self, reply: TaskReply) -> None:
+        if self.info is None:
+            return
+        if reply.key == "frame":
+            asked = self._frames.pop(reply.token, None)
+            for token in [t for t in self._frames if t < reply.token]:
+                del self._frames[token]  # replaced before they started
+            if asked is None or not self.active:
+                return
+            frame = reply.result
+            self.shown_position = asked[0]
+            self.attention_view.show_sample(frame.image, asked[1], self.attention_view.queries)
+            if frame.attention is not None:
+                self.attention_ready.emit(AttentionReply(reply.token, frame.attention, reply.step))
+            self.frame_shown.emit(reply.token)
+        elif reply.key == "path":
+            self.strip.set_images(reply.result)
+            self.strip.set_current(
+                round(self.slider.value() / SLIDER_STEPS * (len(reply.result) - 1))
+            )
+        elif reply.key == "classes":
+            row, classes, images = reply.result
+            if row != self._class_row_id:
+                return  # a chunk of a row given up
+            self._class_row.append(images)
+            if classes.stop < self.info.config.model.num_classes:
+                self._render_class_row(classes.stop)
+            else:
+                self.class_strip.set_images(np.concatenate(self._class_row))
+                self.class_strip.set_current(self.label)
+        elif reply.key == "export":
+            self.path_written.emit(str(reply.result))
+
+    def _on_failed(self, what: str, message: str, details: str) -> None:
+        if what == "task:export":
+            self.export_failed.emit(message, details)
+
+    # ================================================================== export
+    def export_path(self) -> None:
+        if self.info is None:
+            return
+        start = Path(self.info.run_dir or Path.home()) / "path.gif"
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export the path", str(start), PATH_FILTERS
+        )
+        if path:
+            if Path(path).suffix.lower() not in PATH_SUFFIXES:
+                path += "." + chosen.split("*.")[-1].rstrip(")") if "*." in chosen else ".gif"
+            self.write_path(path)
+
+    def write_path(self, path: str | Path) -> None:
+        """Render ``export_frames`` frames of the path and save them (off the GUI thread)."""
+        if self.info is None:
+            return
+        truncation = self.panel.truncation()
+        label = self.path_label()
+        spherical = not self.linear.isChecked()
+        frames = self.export_frames.value()
+        work = _path_work(self.a, self.b, frames, label, spherical, truncation)
+        metadata = {
+            "software": "SAGAN Studio",
+            "from": self.a.describe(),
+            "to": self.b.describe(),
+            "frames": str(frames),
+            "interpolation": "spherical" if spherical else "linear",
+            "step": str(self.info.step),
+            **truncation.metadata(),
+        }
+        if label is not None:
+            metadata["class"] = str(label)
+        self.inspector.run_task("export", _export_work(work, Path(path), 80, metadata))
+
+    def metadata(self) -> dict[str, str]:
+        """What an export of the enlarged sample records: truncation and where the latent is."""
+        truncation = self.panel.truncation() if self.info is not None else Truncation()
+        data = truncation.metadata()
+        if self.active and self.position is not None:
+            data["latent"] = self._describe(self.position, self.label, truncation)
+        return data
+
+    # ================================================================== captions
+    def _describe(self, position: LatentPosition, label: int | None, truncation) -> str:
+        if position.end is not None:
+            kind = "spherical" if position.spherical else "linear"
+            text = (
+                f"Path {position.start.describe()} → {position.end.describe()} · "
+                f"{round(100 * position.t)}% ({kind})"
+            )
+        else:
+            text = position.start.describe().capitalize()
+        if position.nudges:
+            text += f" · {len(position.nudges)} nudge(s)"
+        if label is not None and self.info is not None:
+            names = self.info.class_names
+            text += f" · {names[label] if label < len(names) else f'class {label}'}"
+        if not truncation.is_identity:
+            text += f" · {truncation.describe()}"
+        if self.info is not None:
+            text += f" · step {self.info.step}"
+        return text
+
+    def _show_where(self) -> None:
+        if self.info is None:
+            self.where.setText("")
+        elif self.sample is None:
+            self.where.setText("Click a sample of the grid to enlarge it.")
+        elif self.active and self.position is not None:
+            self.where.setText("Moved: " + self._describe(self.position, self.label, Truncation()))
+        else:
+            self.where.setText(f"Grid sample: {self.sample.describe()}")

@@ -1,0 +1,176 @@
+"""The latent-space explorer driven as a user drives it: the path slider moves the enlarged
+sample while its query points stay and their maps follow, class swap, truncation, seed keys,
+nudges, exports; every render happens on the inspector's thread, the latest position only."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import Qt
+
+import app.latent_explorer as latent_explorer
+from app.export_dialog import GridOptions
+from sagan_engine.checkpoint import save_checkpoint
+from sagan_engine.config import preset
+from sagan_engine.models import Generator
+
+TIMEOUT = 30_000
+CLASSES = ("apple", "banana", "cherry")
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> Path:
+    """A tiny untrained 32x32 conditional G (class gains spread so classes differ)."""
+    config = preset("demo").replace(
+        model={"g_ch": 4, "d_ch": 4, "z_dim": 16, "num_classes": len(CLASSES)}
+    )
+    torch.manual_seed(0)
+    generator = Generator(config.model)
+    with torch.no_grad():
+        for name, parameter in generator.named_parameters():
+            if ".gain." in name or ".bias." in name:
+                parameter.add_(0.5 * torch.randn_like(parameter))
+    tensors = {f"G_ema/{k}": v for k, v in generator.state_dict().items()}
+    return save_checkpoint(tmp_path / "model.safetensors", 7, config, list(CLASSES), tensors)
+
+
+@pytest.fixture
+def renders(monkeypatch):
+    """Every frame render: (thread it ran on, path position)."""
+    calls: list[tuple[threading.Thread, float]] = []
+    original = latent_explorer._frame_work
+
+    def frame_work(position, label, truncation, queries):
+        work = original(position, label, truncation, queries)
+
+        def recorded(generator):
+            calls.append((threading.current_thread(), position.t))
+            return work(generator)
+
+        return recorded
+
+    monkeypatch.setattr(latent_explorer, "_frame_work", frame_work)
+    return calls
+
+
+@pytest.fixture
+def explore(qtbot, window, checkpoint):
+    """The window exploring the tiny model, sample 2 enlarged with two query points."""
+    with qtbot.waitSignal(window.latent_explorer.strip.shown, timeout=TIMEOUT):
+        with qtbot.waitSignal(window.sample_view.samples_shown, timeout=TIMEOUT):
+            window.open_run(checkpoint)
+    with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
+        window.inspect(2, [(4, 4), (20, 25)])
+    return window
+
+
+def heatmaps(window) -> list[np.ndarray]:
+    return [heat.copy() for _, _, heat in window.attention_view.heatmaps()]
+
+
+def test_path_slider_moves_the_image_and_the_maps_follow(qtbot, explore, renders):
+    window, explorer = explore, explore.latent_explorer
+    assert window.latent_dock.isVisible()
+    assert explorer.strip.images.shape == (8, 32, 32, 3)
+    image, maps = window.attention_view.image.copy(), heatmaps(window)
+    assert len(maps) == 2  # two queries, one attention layer
+
+    with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
+        explorer.slider.setValue(600)
+        # The GUI thread only asked: nothing is rendered or shown yet.
+        assert np.array_equal(window.attention_view.image, image)
+    assert window.attention_view.queries == [(4, 4), (20, 25)]
+    assert not np.array_equal(window.attention_view.image, image)
+    assert any(not np.array_equal(a, b) for a, b in zip(maps, heatmaps(window), strict=True))
+    assert "60%" in window.attention_view.caption.text()
+    assert window.attention_result is window.attention_view.result
+    assert renders and all(t is not threading.main_thread() for t, _ in renders)
+    # The slider's end is B's image: the strip's last frame (class of the enlarged sample).
+    with qtbot.waitSignal(explorer.frame_shown, timeout=TIMEOUT):
+        explorer.slider.setValue(1000)
+    np.testing.assert_array_equal(window.attention_view.image, explorer.strip.images[-1])
+
+
+def test_a_burst_of_slider_moves_renders_only_the_latest(qtbot, explore, renders):
+    explorer = explore.latent_explorer
+    renders.clear()
+    with qtbot.waitSignal(explorer.frame_shown, timeout=TIMEOUT):
+        for value in range(0, 1001, 50):  # 21 positions, as fast as the GUI can send them
+            explorer.slider.setValue(value)
+    qtbot.wait(300)
+    assert len(renders) < 21
+    assert renders[-1][1] == 1.0
+    assert "100%" in explore.attention_view.caption.text()
+
+
+def test_class_swap_row_and_class_selector(qtbot, explore):
+    window, explorer = explore, explore.latent_explorer
+    with qtbot.waitSignal(explorer.class_strip.shown, timeout=TIMEOUT):
+        pass
+    row = explorer.class_strip.images
+    assert row.shape == (3, 32, 32, 3)
+    label = int(window.samples.labels[2])
+    np.testing.assert_array_equal(row[label], window.samples.images[2])
+    other = (label + 1) % 3
+    with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
+        qtbot.mouseClick(
+            explorer.class_strip.graphics.viewport(),
+            Qt.MouseButton.LeftButton,
+            pos=explorer.class_strip.viewport_pos(other),
+        )
+    assert explorer.class_choice.currentIndex() == other
+    np.testing.assert_array_equal(window.attention_view.image, row[other])
+    assert CLASSES[other] in window.attention_view.caption.text()
+
+
+def test_truncation_applies_to_grid_and_exports(qtbot, explore, tmp_path):
+    window, panel = explore, explore.explore_panel
+    before = window.samples.images.copy()
+    with qtbot.waitSignal(window.sample_view.samples_shown, timeout=TIMEOUT):
+        panel.threshold.setValue(1.0)
+        panel.psi.setValue(40)
+    qtbot.waitUntil(lambda: window.samples.truncation.psi == 0.4, timeout=TIMEOUT)
+    assert window.samples.truncation.threshold == 1.0
+    assert not np.array_equal(window.samples.images, before)
+    out = tmp_path / "grid.png"
+    with qtbot.waitSignal(window.export_done, timeout=TIMEOUT):
+        window.write_grid(out, GridOptions(count=4, columns=2, padding=2, scale=1))
+    with Image.open(out) as image:
+        assert image.text["truncation_psi"] == "0.4"
+        assert image.text["truncation_threshold"] == "1"
+
+
+def test_seed_keys_nudge_and_path_export(qtbot, explore, tmp_path):
+    window, explorer = explore, explore.latent_explorer
+    seed = window.explore_panel.seed.value()
+    with qtbot.waitSignal(window.sample_view.samples_shown, timeout=TIMEOUT):
+        qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert window.samples.seed == seed + 1 and explorer.sample.seed == seed + 1
+    qtbot.waitUntil(
+        lambda: np.array_equal(window.attention_view.image, window.samples.images[2]),
+        timeout=TIMEOUT,
+    )
+    image = window.attention_view.image.copy()
+    with qtbot.waitSignal(explorer.frame_shown, timeout=TIMEOUT):
+        qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.AltModifier)
+    assert not np.array_equal(window.attention_view.image, image)
+    assert "1 nudge(s)" in window.attention_view.caption.text()
+    with qtbot.waitSignal(explorer.frame_shown, timeout=TIMEOUT):
+        qtbot.mouseClick(explorer.reset_button, Qt.MouseButton.LeftButton)
+    np.testing.assert_array_equal(window.attention_view.image, image)
+
+    explorer.export_frames.setValue(5)
+    out = tmp_path / "path.webp"
+    with qtbot.waitSignal(window.export_done, timeout=TIMEOUT):
+        explorer.write_path(out)
+    with Image.open(out) as animation:
+        assert animation.n_frames == 5 and animation.size == (32, 32)
+    bad = tmp_path / "missing folder" / "path.gif"
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT) as shown:
+        explorer.write_path(bad)
+    assert "missing folder" in shown.args[0]
