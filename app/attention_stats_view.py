@@ -61,6 +61,7 @@ class AttentionStatsView(QWidget):
         self.plot.setLabel("bottom", "step")
         self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.plot.setMenuEnabled(False)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # entropies read as 0.4, not 400 m
         self.curves: dict[str, pg.PlotDataItem] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
