@@ -16,6 +16,7 @@ import torch
 
 from . import __version__
 from .cli_ablate import add_ablate_argument, attention_ablation
+from .cli_evaluate import add_parser as add_evaluate_parser
 from .cli_interpolate import add_parser as add_interpolate_parser
 from .cli_interpolate import add_truncation_arguments, truncation_of
 from .cli_over_training import (
@@ -127,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_interpolate_parser(sub)
     add_timelapse_parser(sub)
+    add_evaluate_parser(sub)
     bench = sub.add_parser("bench", help="measure speed and memory (see --help)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     return parser
