@@ -142,6 +142,15 @@ class CurvesView(QWidget):
         self.history = history
         self.refresh()
 
+    def prepend_history(self, earlier: MetricHistory) -> None:
+        """Put a run's earlier points (read from its metrics.csv) before the live ones, e.g.
+        when a run is continued and its first new points may already be shown."""
+        if len(earlier) == 0:
+            return
+        last_step = earlier.column("step")[-1]
+        earlier.extend(s for s in self.history.to_step_stats() if s.step > last_step)
+        self.set_history(earlier)
+
     def add_stats(self, stats: list) -> None:
         """Append points; the curves are redrawn at most REDRAW_MS apart, whatever the rate."""
         if self.history.extend(stats) and not self._redraw.isActive():

@@ -123,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.open_run(args.run)
     elif args.train:
         QTimer.singleShot(0, window.start_training)
+    else:
+        window.greet_first_start()
     return app.exec()
 
 

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from app.attention_tools import AttentionTools
 from app.attention_view import AttentionView
 from app.curves_view import CurvesView
+from app.d_attention_view import DAttentionView
 from app.data_panel import DataPanel
 from app.explore_panel import ExplorePanel
 from app.export_dialog import GridExportDialog, GridOptions
@@ -44,6 +45,8 @@ from app.latent_explorer import LatentExplorer
 from app.metric_history import MetricHistory
 from app.model_panel import ModelPanel
 from app.refcount_guard import guard_singletons
+from app.replay_view import ReplayView
+from app.run_continuation import CannotContinue, continuable_run, plan_continuation
 from app.sample_grid_view import SampleGridView
 from app.settings import Settings
 from app.style import ACCENT, ERROR, MUTED, OK
@@ -57,8 +60,10 @@ from app.training_worker import (
     TrainingRequest,
     TrainingWorker,
 )
+from app.view_docks import add_view_dock
 from sagan_engine import __version__
 from sagan_engine.attention import AttentionResult, Query
+from sagan_engine.demo_model import DEMO_RUN_NAME, demo_model_available, is_demo_checkpoint
 from sagan_engine.devices import available_devices
 from sagan_engine.errors import ConfigError
 from sagan_engine.events import (
@@ -207,12 +212,19 @@ class MainWindow(QMainWindow):
         self.latent_dock.setObjectName("latentDock")
         self.latent_dock.setWidget(self.latent_explorer)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.latent_dock)
-        self.latent_dock.setVisible(False)
         self.attention_tools = AttentionTools(self.inspector)
         self.attention_dock = QDockWidget("Attention analysis")
         self.attention_dock.setObjectName("attentionDock")
         self.attention_dock.setWidget(self.attention_tools)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.attention_dock)
+        self.latent_dock.setVisible(False)
+        self.replay_view = ReplayView(self.inspector, self.jobs)
+        self.replay_dock = add_view_dock(
+            self, "Attention over training", self.replay_view, "replayDock"
+        )
+        self.d_view = DAttentionView(self.inspector, self._training_thumbnails)
+        self.d_dock = add_view_dock(self, "What D looks at", self.d_view, "dAttentionDock")
+        self.data_panel.summary_ready.connect(lambda _summary: self.d_view.refresh_thumbnails())
 
     def _action(
         self,
@@ -271,6 +283,19 @@ class MainWindow(QMainWindow):
         self.open_last_run_action = self._action(
             "Open last run", self.open_last_run, None, "Explore the run used last time"
         )
+        self.continue_action = self._action(
+            "Continue training",
+            self.continue_training,
+            "Ctrl+Shift+T",
+            "Continue the last run trained or opened from its last checkpoint, up to Steps",
+            sp.SP_MediaSeekForward,
+        )
+        self.demo_model_action = self._action(
+            "Demo model",
+            self.open_demo_model,
+            None,
+            "Explore the trained emoji model that ships with SAGAN Studio",
+        )
         self.explore_run_action = self._action(
             "Explore this run",
             self.explore_current_run,
@@ -327,15 +352,23 @@ class MainWindow(QMainWindow):
         ):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         train_menu = menu.addMenu("&Training")
-        for action in (self.train_action, self.pause_action, self.stop_action):
+        for action in (
+            self.train_action,
+            self.continue_action,
+            self.pause_action,
+            self.stop_action,
+        ):
             train_menu.addAction(action)
         explore_menu = menu.addMenu("&Explore")
+        explore_menu.addAction(self.demo_model_action)
         explore_menu.addAction(self.new_seeds_action)
         for action in self.latent_explorer.menu_actions:
             explore_menu.addAction(action)
             self.addAction(action)  # the keys work wherever the focus is
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.setup_dock.toggleViewAction())
+        view_menu.addAction(self.replay_dock.toggleViewAction())
+        view_menu.addAction(self.d_dock.toggleViewAction())
         view_menu.addAction(self.latent_dock.toggleViewAction())
         view_menu.addAction(self.attention_dock.toggleViewAction())
         help_menu = menu.addMenu("&Help")
@@ -347,6 +380,7 @@ class MainWindow(QMainWindow):
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         for action in (
             self.train_action,
+            self.continue_action,
             self.pause_action,
             self.stop_action,
             None,
@@ -461,6 +495,10 @@ class MainWindow(QMainWindow):
         state = self.training.state
         active = state != IDLE
         self.train_action.setEnabled(not active)
+        self.continue_action.setEnabled(
+            not active and continuable_run(self._continuable_dir()) is not None
+        )
+        self.demo_model_action.setEnabled(not active and demo_model_available())
         self.pause_action.setEnabled(state in (LOADING, RUNNING, PAUSED))
         self.stop_action.setEnabled(active and state != STOPPING)
         for action in (
@@ -514,19 +552,59 @@ class MainWindow(QMainWindow):
             return False
         config = config.replace(data={"classes": self.data_panel.classes})
         run_dir = unique_run_dir(self.settings.runs_dir, config.preset)
-        self._enter_mode(TRAIN)
-        self.run_dir, self.last_checkpoint, self.total_steps = None, None, config.train.steps
-        self._ema = config.train.ema
-        self.setWindowTitle(f"SAGAN Studio — training {run_dir.name}")
-        self.inspector.follow_training(self.training.generator_snapshot)
+        config = config.replace(data={"folder": folder})  # the run's config.json names its data
         self.settings.use_demo = folder is None
         if folder is not None:
             self.settings.last_folder = folder
         self.settings.preset = config.preset
+        return self._begin_session(TrainingRequest(config, folder, run_dir))
+
+    def _begin_session(self, request: TrainingRequest) -> bool:
+        config = request.config
+        self._enter_mode(TRAIN)
+        self.run_dir, self.last_checkpoint, self.total_steps = None, None, config.train.steps
+        self._ema = config.train.ema
+        verb = "continuing" if request.resume else "training"
+        self.setWindowTitle(f"SAGAN Studio — {verb} {request.run_dir.name}")
+        self.inspector.follow_training(self.training.generator_snapshot)
         self.sample_view.clear("Loading the images…")
-        started = self.training.start(TrainingRequest(config, folder, run_dir))
+        started = self.training.start(request)
         self._update_actions()
         return started
+
+    def _continuable_dir(self) -> str | None:
+        """The run "Continue training" would pick up: the one just trained, or the one opened."""
+        if self.mode == EXPLORE:
+            return self.model_info.run_dir if self.model_info else None
+        return self.run_dir
+
+    def continue_training(self) -> bool:
+        """Resume the last run trained or opened, up to the Steps field's total (exact)."""
+        run_dir = self._continuable_dir()
+        if self.training.active or run_dir is None:
+            return False
+        try:
+            plan = plan_continuation(run_dir, self.model_panel.steps.value(), self._locate_data)
+        except CannotContinue as err:
+            self.show_error("Cannot continue the run", str(err))
+            return False
+        self.model_panel.set_config(plan.request.config)
+        started = self._begin_session(plan.request)
+        # The curves pick up where the run's metrics.csv left off.
+        metrics = RunFolder(run_dir).metrics_path
+        if started and metrics.is_file():
+            job = self.jobs.start(lambda job: MetricHistory.from_csv(metrics), "metrics")
+            job.succeeded.connect(self.curves_view.prepend_history)
+        return started
+
+    def _locate_data(self, old_folder: str) -> str | None:
+        self.show_error(
+            "Data folder moved",
+            f"The run was trained on {old_folder}, which is not there any more. "
+            "Choose the folder where those images are now.",
+        )
+        path = QFileDialog.getExistingDirectory(self, "Where is the run's data now?")
+        return path or None
 
     def _on_state(self, state: str) -> None:
         texts = {
@@ -565,6 +643,7 @@ class MainWindow(QMainWindow):
 
     def _on_started(self, event: TrainingStarted) -> None:
         self.run_dir = event.run_dir
+        self.d_view.set_model(event.run_dir)
         self.total_steps = event.total_steps
         self.class_names = event.class_names
         self.settings.last_run = event.run_dir
@@ -664,6 +743,7 @@ class MainWindow(QMainWindow):
         self.attention_tools.set_sample(samples.z[index], label)
         self.latent_explorer.set_sample(samples, index)
         self.attention_view.show_sample(samples.images[index], caption, queries)
+        self.d_view.set_sample(samples.images[index])
         self.request_attention()
 
     def request_attention(self) -> None:
@@ -674,6 +754,19 @@ class MainWindow(QMainWindow):
             return
         label = None if self.samples.labels is None else int(self.samples.labels[self.selected])
         self.inspector.query_attention(self.samples.z[self.selected], label, queries)
+        self.replay_view.set_subject(
+            self._inspected_run(), self.samples.z[self.selected], label, queries
+        )
+
+    def _inspected_run(self) -> str | None:
+        """The run folder (or checkpoint) the inspector's generator comes from."""
+        if self.mode == EXPLORE and self.model_info is not None:
+            return self.model_info.run_dir or self.model_info.checkpoint
+        return self.run_dir
+
+    def _training_thumbnails(self) -> np.ndarray | None:
+        summary = self.data_panel.summary
+        return None if summary is None else summary.thumbnails
 
     def _on_attention(self, reply: AttentionReply) -> None:
         self.attention_view.show_result(reply.result)
@@ -718,6 +811,17 @@ class MainWindow(QMainWindow):
         if self.run_dir:
             self.open_run(self.run_dir)
 
+    def open_demo_model(self) -> bool:
+        """Explore the model that ships with the app (the run name "demo")."""
+        return self.open_run(DEMO_RUN_NAME)
+
+    def greet_first_start(self) -> bool:
+        """On the very first start, open the demo model: something to click within seconds."""
+        if self.settings.demo_model_shown or not demo_model_available():
+            return False
+        self.settings.demo_model_shown = True
+        return self.open_demo_model()
+
     def open_run(self, path: str | Path) -> bool:
         """Explore the generator of a run folder or checkpoint (loaded off the GUI thread)."""
         if self.training.active:
@@ -733,12 +837,14 @@ class MainWindow(QMainWindow):
         self.training.release()  # the last run's weights and optimizer state can go
         self._enter_mode(EXPLORE)
         self.model_info = info
+        self.d_view.set_model(info.run_dir or info.checkpoint)
         self.class_names = info.class_names
         self.explore_panel.set_model(info)
         self.latent_explorer.set_model(info)
         self.attention_view.set_gammas(info.gammas)
         self.settings.last_run = info.run_dir or info.checkpoint
-        where = Path(info.run_dir or info.checkpoint).name
+        where = "the demo model" if is_demo_checkpoint(info.checkpoint) else None
+        where = where or Path(info.run_dir or info.checkpoint).name
         self.setWindowTitle(f"SAGAN Studio — exploring {where}")
         self._set_state_text(f"Exploring {where} (step {info.step})", ACCENT)
         self.progress.setRange(0, 1)

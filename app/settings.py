@@ -19,6 +19,7 @@ USE_DEMO = "data/use_demo"
 LAST_RUN = "runs/last_run"
 RUNS_DIR = "runs/runs_dir"
 PRESET = "model/preset"
+DEMO_MODEL_SHOWN = "app/demo_model_shown"
 
 
 class Settings:
@@ -76,6 +77,15 @@ class Settings:
     @preset.setter
     def preset(self, value: str) -> None:
         self.store.setValue(PRESET, value)
+
+    @property
+    def demo_model_shown(self) -> bool:
+        """Whether the first start already opened the bundled demo model."""
+        return self._text(DEMO_MODEL_SHOWN) == "true"
+
+    @demo_model_shown.setter
+    def demo_model_shown(self, value: bool) -> None:
+        self.store.setValue(DEMO_MODEL_SHOWN, "true" if value else "false")
 
     # runs
     @property

@@ -382,12 +382,14 @@ def _cmd_attention(args: argparse.Namespace) -> int:
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint, resolve_checkpoint
+    from .demo_model import is_demo_checkpoint
 
     path = Path(args.run).expanduser()
     ckpt = load_checkpoint(resolve_checkpoint(path))
     model, train = ckpt.config.model, ckpt.config.train
+    demo = " (the bundled demo model: EMA generator, fp16)" if is_demo_checkpoint(ckpt.path) else ""
     lines = [
-        f"checkpoint: {ckpt.path}",
+        f"checkpoint: {ckpt.path}{demo}",
         f"step: {ckpt.step} of {train.steps}",
         f"preset: {ckpt.config.preset}; resolution {model.resolution}; z_dim {model.z_dim}; "
         f"g_ch {model.g_ch}; d_ch {model.d_ch}; attention G {list(model.g_attention)} "

@@ -1,0 +1,186 @@
+"""Learning benchmark: how fast does a recipe learn on the demo data, measured by SWD.
+
+Trains the demo preset for a fixed wall time per variant (with and without DiffAugment, the
+paper's and the official attention), keeps a checkpoint every ``--checkpoint-every`` steps,
+then evaluates every checkpoint's EMA generator with the multi-scale SWD against the demo
+data (after training, so evaluation never eats into the training time). Prints a table of
+SWD against wall time, writes JSON and a PNG plot::
+
+    python benchmarks/learning.py --minutes 10 --variants paper+aug,paper,official+aug
+    python benchmarks/learning.py --from-run runs/demo-model     # score an existing run
+
+Wall time is the trainer's own ``elapsed_s`` (metrics.csv), so a busy machine shows up as a
+slower curve: write the machine and its load beside every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sagan_engine.config import RunConfig, preset  # noqa: E402
+from sagan_engine.runs import RunFolder  # noqa: E402
+
+VARIANTS = {
+    "paper+aug": {"augment": "color,translation,cutout", "attention_variant": "paper"},
+    "paper": {"augment": "off", "attention_variant": "paper"},
+    "official+aug": {"augment": "color,translation,cutout", "attention_variant": "official"},
+    "official": {"augment": "off", "attention_variant": "official"},
+}
+COLOURS = [(230, 25, 75), (0, 130, 200), (60, 180, 75), (245, 130, 48)]
+
+
+def variant_config(name: str, checkpoint_every: int, seed: int) -> RunConfig:
+    settings = VARIANTS[name]
+    return preset("demo").replace(
+        model={"attention_variant": settings["attention_variant"]},
+        train={
+            "steps": 10_000_000,
+            "augment": settings["augment"],
+            "checkpoint_every": checkpoint_every,
+            "keep_checkpoints": 100_000,
+            "sample_every": 10_000_000,
+            "seed": seed,
+        },
+    )
+
+
+def train_for(config: RunConfig, run_dir: Path, minutes: float) -> None:
+    """Train until ``minutes`` of the trainer's own clock have passed, then stop and save."""
+    from sagan_engine.data import load_demo_dataset
+    from sagan_engine.events import StepStats
+    from sagan_engine.trainer import Trainer
+
+    data = load_demo_dataset(config.model.resolution)
+    trainer = Trainer(config, data, run_dir)
+
+    def stop_in_time(event) -> None:
+        if isinstance(event, StepStats) and event.elapsed_s >= minutes * 60:
+            trainer.stop()
+
+    trainer.add_listener(stop_in_time)
+    trainer.run()
+
+
+def elapsed_by_step(run_dir: Path) -> dict[int, float]:
+    """The trainer's clock at each logged step (metrics.csv), for placing checkpoints in time."""
+    times = {}
+    with open(RunFolder(run_dir).metrics_path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("elapsed_s"):
+                times[int(row["step"])] = float(row["elapsed_s"])
+    return times
+
+
+def score_run(run_dir: Path, n: int, seed: int) -> list[dict]:
+    """SWD of every checkpoint of a run, with the wall time at which it was saved."""
+    from sagan_engine.metrics.evaluation import evaluate_generator
+
+    times = elapsed_by_step(run_dir)
+    logged = np.array(sorted(times))
+    points = []
+    for path in RunFolder(run_dir).checkpoints():
+        result = evaluate_generator(path, n=n, metrics=("swd",), seed=seed)
+        step = int(result.step or 0)
+        nearest = int(logged[np.abs(logged - step).argmin()]) if len(logged) else step
+        points.append(
+            {
+                "step": step,
+                "minutes": times.get(nearest, 0.0) / 60,
+                **{k: round(v, 3) for k, v in result.values.items()},
+            }
+        )
+        print(
+            f"  step {step:6d}  {points[-1]['minutes']:6.1f} min  SWD {points[-1]['swd_avg']:.1f}"
+        )
+    return points
+
+
+def plot(curves: dict[str, list[dict]], path: Path, size=(720, 420)) -> None:
+    """SWD (x10^3, lower is better) against wall-clock minutes, one line per variant."""
+    width, height = size
+    left, right, top, bottom = 60, 20, 20, 50
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    xs = [p["minutes"] for pts in curves.values() for p in pts] or [1.0]
+    ys = [p["swd_avg"] for pts in curves.values() for p in pts] or [1.0]
+    x_max, y_max = max(xs) or 1.0, max(ys) * 1.05 or 1.0
+
+    def at(minutes: float, swd: float) -> tuple[float, float]:
+        return (
+            left + minutes / x_max * (width - left - right),
+            height - bottom - swd / y_max * (height - top - bottom),
+        )
+
+    draw.line([at(0, 0), at(x_max, 0)], fill="black")
+    draw.line([at(0, 0), at(0, y_max)], fill="black")
+    for tick in np.linspace(0, x_max, 6):
+        x, y = at(tick, 0)
+        draw.text((x - 10, y + 6), f"{tick:.0f}", fill="black")
+    for tick in np.linspace(0, y_max, 6):
+        x, y = at(0, tick)
+        draw.text((4, y - 6), f"{tick:.0f}", fill="black")
+    draw.text((width // 2 - 60, height - 20), "wall-clock minutes", fill="black")
+    draw.text((left + 8, top), "SWD x1e3 (lower is better)", fill="black")
+    for index, (name, points) in enumerate(curves.items()):
+        colour = COLOURS[index % len(COLOURS)]
+        line = [at(p["minutes"], p["swd_avg"]) for p in points]
+        if len(line) > 1:
+            draw.line(line, fill=colour, width=2)
+        for x, y in line:
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+        draw.text((width - right - 150, top + 16 * index), name, fill=colour)
+    image.save(path)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--variants", default="paper+aug,paper")
+    parser.add_argument("--checkpoint-every", type=int, default=250)
+    parser.add_argument("--n", type=int, default=1000, help="images per SWD evaluation")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--from-run", type=Path, action="append", default=[])
+    parser.add_argument("--out", type=Path, default=Path("learning"))
+    parser.add_argument("--work", type=Path, help="where runs go (default: a temporary folder)")
+    args = parser.parse_args()
+
+    curves: dict[str, list[dict]] = {}
+    for run in args.from_run:
+        print(f"{run}:")
+        curves[run.name] = score_run(run, args.n, args.seed)
+    if not args.from_run:
+        work = args.work or Path(tempfile.mkdtemp(prefix="sagan-learning-"))
+        for name in args.variants.split(","):
+            if name not in VARIANTS:
+                parser.error(f"unknown variant {name!r}: choose from {', '.join(VARIANTS)}")
+            run_dir = work / name
+            print(f"{name}: training {args.minutes} min in {run_dir}")
+            train_for(variant_config(name, args.checkpoint_every, args.seed), run_dir, args.minutes)
+            curves[name] = score_run(run_dir, args.n, args.seed)
+    report = {
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "minutes": args.minutes,
+        "n": args.n,
+        "curves": curves,
+    }
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    plot(curves, args.out.with_suffix(".png"))
+    print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

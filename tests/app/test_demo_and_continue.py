@@ -1,0 +1,122 @@
+"""The first minute: the bundled demo model opens by itself on the first start and answers a
+click; and a stopped or opened run continues from its last checkpoint, exactly."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from app.main_window import EXPLORE, TRAIN
+from app.run_continuation import CannotContinue, plan_continuation
+from sagan_engine.demo_model import demo_model_available
+from tests.app.helpers import set_tiny_model, write_images
+from tests.app.test_main_window import choose_folder, click, click_sample
+
+TIMEOUT = 120_000
+
+needs_demo_model = pytest.mark.skipif(
+    not demo_model_available(), reason="resources/demo_model is not built in this checkout"
+)
+
+
+@needs_demo_model
+def test_first_start_opens_the_demo_model_once_and_a_click_shows_attention(
+    qtbot, make_window, settings
+):
+    window = make_window()
+    with qtbot.waitSignal(window.sample_view.samples_shown, timeout=TIMEOUT):
+        assert window.greet_first_start()
+    assert window.mode == EXPLORE
+    assert window.model_info.config.model.resolution == 32
+    assert len(window.model_info.class_names) == 8 and window.model_info.is_ema
+    assert "demo model" in window.windowTitle()
+    with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
+        click_sample(qtbot, window, 0, 12, 20)
+    assert [name for _, name, _ in window.attention_view.heatmaps()] == ["G attention 16x16"]
+    # The demo model has no run folder: nothing to continue.
+    assert not window.continue_action.isEnabled()
+
+    second = make_window()  # the next start: the user's own choice stands
+    assert not second.greet_first_start() and second.mode == TRAIN
+
+
+@needs_demo_model
+def test_explore_menu_opens_the_demo_model(qtbot, window):
+    assert window.demo_model_action.isEnabled()
+    with qtbot.waitSignal(window.sample_view.samples_shown, timeout=TIMEOUT):
+        window.demo_model_action.trigger()
+    assert window.mode == EXPLORE and window.model_info.step > 0
+
+
+def metric_steps(run_dir: Path) -> list[int]:
+    """Steps of the loss rows (attention statistics have rows of their own)."""
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        return [int(row["step"]) for row in csv.DictReader(handle) if row["loss_d"]]
+
+
+def test_stop_then_continue_training_picks_up_exactly(qtbot, window, tiny_folder, monkeypatch):
+    choose_folder(qtbot, window, tiny_folder, monkeypatch)
+    set_tiny_model(window, steps=4)
+    assert not window.continue_action.isEnabled()  # nothing trained yet
+    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT) as ended:
+        click(qtbot, window, window.train_action)
+    assert ended.args[0].step == 4
+    run_dir = Path(window.run_dir)
+    assert window.continue_action.isEnabled()
+
+    # Steps not above the run's: one clear message, nothing starts.
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT) as shown:
+        click(qtbot, window, window.continue_action)
+    assert "already at step 4" in shown.args[0] and not window.training.active
+    window.error_box.close()
+
+    window.model_panel.steps.setValue(7)
+    starts = []
+    window.training.started.connect(starts.append)
+    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT) as ended:
+        click(qtbot, window, window.continue_action)
+    assert starts[0].start_step == 4 and starts[0].total_steps == 7
+    assert ended.args[0].step == 7 and Path(ended.args[0].run_dir) == run_dir
+    assert Path(window.run_dir) == run_dir  # the same run, not a new one
+    assert metric_steps(run_dir) == list(range(1, 8))  # log_every = 1: one row a step
+    qtbot.waitUntil(lambda: len(window.curves_view.history) == 7, timeout=TIMEOUT)
+    assert list(window.curves_view.history.column("step")) == list(range(1, 8))
+
+
+def test_continue_an_opened_run_whose_data_moved(qtbot, window, tiny_folder, tmp_path, monkeypatch):
+    choose_folder(qtbot, window, tiny_folder, monkeypatch)
+    set_tiny_model(window, steps=3)
+    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT):
+        click(qtbot, window, window.train_action)
+    run_dir = window.run_dir
+    moved = tiny_folder.rename(tmp_path / "moved data")
+
+    with qtbot.waitSignal(window.sample_view.samples_shown, timeout=TIMEOUT):
+        window.open_run(run_dir)
+    assert window.mode == EXPLORE and window.continue_action.isEnabled()
+    window.model_panel.steps.setValue(5)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(moved))
+    monkeypatch.setattr(window, "show_error", lambda *a, **k: None)  # the "moved" notice
+    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT) as ended:
+        qtbot.mouseClick(
+            window.toolbar.widgetForAction(window.continue_action), Qt.MouseButton.LeftButton
+        )
+    assert ended.args[0].step == 5 and ended.args[0].reason == "completed"
+    assert metric_steps(Path(run_dir)) == list(range(1, 6))
+
+
+def test_plan_names_what_stands_in_the_way(tmp_path):
+    with pytest.raises(CannotContinue, match="no run folder with a checkpoint"):
+        plan_continuation(tmp_path, 10, lambda old: None)
+    empty = tmp_path / "run"
+    empty.mkdir()
+    (empty / "config.json").write_text("{}")
+    with pytest.raises(CannotContinue, match="no run folder"):
+        plan_continuation(empty, 10, lambda old: None)
+    write_images(tmp_path / "x", 1)  # unrelated folder: still no checkpoint
+    with pytest.raises(CannotContinue):
+        plan_continuation(tmp_path / "x", 10, lambda old: None)
