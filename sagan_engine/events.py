@@ -104,11 +104,23 @@ class Log:
     level: str = "info"
 
 
+@dataclass(frozen=True)
+class QualityMeasured:
+    """Sample quality of G (the EMA copy when enabled) at ``step``, from the evaluator that runs
+    beside training (sagan_engine.metrics.evaluator); lower is better."""
+
+    step: int
+    values: dict[str, float]  # "swd_avg", "swd_32", "swd_16"...: SWD x 1e3 per pyramid level
+    seconds: float  # what the evaluation cost, off the training loop
+    n_images: int  # generated images, and as many of the fixed reference sample
+
+
 Event = (
     TrainingStarted
     | StepStats
     | SampleGrid
     | AttentionStats
+    | QualityMeasured
     | CheckpointSaved
     | StateChanged
     | TrainingFinished
@@ -123,6 +135,7 @@ __all__ = [
     "SampleGrid",
     "LayerAttentionStats",
     "AttentionStats",
+    "QualityMeasured",
     "CheckpointSaved",
     "StateChanged",
     "TrainingFinished",

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .attention import AttentionResult
-from .events import AttentionStats, StepStats
+from .events import AttentionStats, QualityMeasured, StepStats
 from .imaging import make_grid
 from .output_paths import write_output
 
@@ -167,20 +167,27 @@ def attention_column(statistic: str, layer: str) -> str:
     return f"attention_{statistic}[{layer}]"
 
 
-def metrics_header(gamma_layers: Iterable[str], attention_layers: Iterable[str] = ()) -> list[str]:
+def metrics_header(
+    gamma_layers: Iterable[str],
+    attention_layers: Iterable[str] = (),
+    quality_columns: Iterable[str] = (),
+) -> list[str]:
     """The columns of a metrics.csv, all known when a run starts: the StepStats fields, gamma of
     every attention layer (G's and D's), and the attention statistics of G's layers, which
-    rows fill at sample steps only (their other rows leave those cells empty)."""
+    rows fill at sample steps only (their other rows leave those cells empty), then the
+    evaluator's quality figures (``swd_avg``, ``swd_32``...), filled at evaluation steps."""
     header = list(STEP_COLUMNS) + [f"gamma[{name}]" for name in sorted(gamma_layers)]
     header += [
         attention_column(statistic, layer)
         for layer in attention_layers
         for statistic in ATTENTION_STATISTICS
     ]
-    return header
+    return header + list(quality_columns)
 
 
-def _cells(item: StepStats | AttentionStats) -> dict[str, float]:
+def _cells(item: StepStats | AttentionStats | QualityMeasured) -> dict[str, float]:
+    if isinstance(item, QualityMeasured):
+        return {"step": item.step, **item.values}
     if isinstance(item, StepStats):
         cells = {name: getattr(item, name) for name in STEP_COLUMNS}
         cells.update({f"gamma[{name}]": value for name, value in item.gammas.items()})
@@ -196,17 +203,19 @@ def metrics_rows(
     stats: Iterable[StepStats],
     attention: Iterable[AttentionStats] = (),
     header: Sequence[str] | None = None,
+    quality: Iterable[QualityMeasured] = (),
 ) -> tuple[list[str], list[list[float | str]]]:
     """The header and rows of a metrics.csv, in step order; a StepStats and an AttentionStats
     of the same step share a row. Cells of columns an item does not fill are empty ("").
     ``header`` (e.g. a run's, fixed at its start) decides the columns; by default they are
     those the items fill."""
-    stats, attention = list(stats), list(attention)
+    stats, attention, quality = list(stats), list(attention), list(quality)
     if header is None:
         layers = dict.fromkeys(layer.name for a in attention for layer in a.layers)
-        header = metrics_header({name for s in stats for name in s.gammas}, layers)
+        columns = dict.fromkeys(name for q in quality for name in q.values)
+        header = metrics_header({name for s in stats for name in s.gammas}, layers, columns)
     rows: list[dict[str, float]] = []
-    for cells in sorted(map(_cells, stats + attention), key=lambda c: c["step"]):
+    for cells in sorted(map(_cells, stats + attention + quality), key=lambda c: c["step"]):
         last = rows[-1] if rows else None
         if last is not None and last["step"] == cells["step"] and last.keys() & cells.keys() == {
             "step"

@@ -37,6 +37,7 @@ from .events import (
     CheckpointSaved,
     Event,
     Log,
+    QualityMeasured,
     SampleGrid,
     StateChanged,
     StepStats,
@@ -47,6 +48,8 @@ from .events import (
 from .export import metrics_header, metrics_rows
 from .imaging import make_grid, to_uint8
 from .losses import LOSSES
+from .metrics import evaluator as quality_eval
+from .metrics.evaluator import quality_columns
 from .models import Discriminator, Generator
 from .output_paths import check_output_folder, output_errors
 from .runs import RunFolder, default_runs_dir, new_run_name
@@ -364,6 +367,7 @@ class Trainer:
         self._emit(StateChanged("running"))
         self._emit_samples()
         self._write_snapshot()
+        self._evaluator = quality_eval.attach(self)  # None when train.eval_every is 0
         accumulated = torch.zeros(4, device=self.device)
         count = 0
         window_start = time.perf_counter()
@@ -388,6 +392,10 @@ class Trainer:
             if self.step % train.checkpoint_every == 0:
                 self._save_checkpoint()
             self._write_snapshot()
+            if self._evaluator is not None:  # off the critical path: a background thread
+                quality_eval.on_step(self, self._evaluator)
+        if self._evaluator is not None:
+            quality_eval.on_step(self, self._evaluator, final=True)
         if self.step % train.sample_every != 0:
             self._emit_samples()
         if self.last_checkpoint is None or not self.last_checkpoint.name.endswith(
@@ -509,7 +517,10 @@ class Trainer:
             raise
 
     def _append_metrics(
-        self, stats: Iterable[StepStats] = (), attention: Iterable[AttentionStats] = ()
+        self,
+        stats: Iterable[StepStats] = (),
+        attention: Iterable[AttentionStats] = (),
+        quality: Iterable[QualityMeasured] = (),
     ) -> None:
         """Append rows to metrics.csv. Its header is written once, when the file is created, with
         every column the run can fill; a resumed run keeps the header its file already has."""
@@ -519,11 +530,12 @@ class Trainer:
             header = metrics_header(
                 (name for name, _ in self.G.attention_layers() + self.D.attention_layers()),
                 (name for name, _ in self.G.attention_layers()),
+                quality_columns(self.config),
             )
         else:
             with open(path, newline="", encoding="utf-8") as handle:
                 header = next(csv.reader(handle), [])
-        _, rows = metrics_rows(stats, attention, header=header)
+        _, rows = metrics_rows(stats, attention, header=header, quality=quality)
         with open(path, "a", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             if new:
