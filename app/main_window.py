@@ -44,6 +44,7 @@ from app.jobs import JobRunner
 from app.latent_explorer import LatentExplorer
 from app.metric_history import MetricHistory
 from app.model_panel import ModelPanel
+from app.quality_view import QualityView
 from app.refcount_guard import guard_singletons
 from app.replay_view import ReplayView
 from app.run_continuation import CannotContinue, continuable_run, plan_continuation
@@ -176,7 +177,12 @@ class MainWindow(QMainWindow):
         top.setSizes([480, 720])
         self.central_splitter = QSplitter(Qt.Orientation.Vertical)
         self.central_splitter.addWidget(top)
-        self.central_splitter.addWidget(self.curves_view)
+        self.quality_view = QualityView()  # beside the losses
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.curves_view)
+        bottom.addWidget(self.quality_view)
+        bottom.setSizes([900, 300])
+        self.central_splitter.addWidget(bottom)
         self.central_splitter.setStretchFactor(0, 3)
         self.central_splitter.setStretchFactor(1, 2)
         self.central_splitter.setSizes([560, 330])
@@ -419,6 +425,7 @@ class MainWindow(QMainWindow):
         t.stats.connect(self._on_stats)
         t.samples.connect(self._on_samples)
         t.attention_stats.connect(self.attention_tools.stats_view.add_stats)
+        t.quality.connect(self.quality_view.add_measurements)
         t.checkpoint_saved.connect(self._on_checkpoint)
         t.log.connect(self._on_log)
         t.failed.connect(self._on_failed)
@@ -532,6 +539,7 @@ class MainWindow(QMainWindow):
         self.sample_view.clear()
         self.attention_view.clear()
         self.curves_view.clear()
+        self.quality_view.show_model(self.jobs, None, None)
         self.attention_tools.clear()
         self._update_actions()
         self.mode_changed.emit(mode)
@@ -858,6 +866,7 @@ class MainWindow(QMainWindow):
             job.succeeded.connect(self._on_metrics_loaded)
             job.failed.connect(lambda message, _d: self.statusBar().showMessage(message, 8000))
             self.attention_tools.load_run_metrics(self.jobs, metrics)
+        self.quality_view.show_model(self.jobs, info.run_dir or info.checkpoint, info.run_dir)
         self._update_actions()
 
     def _on_metrics_loaded(self, history: MetricHistory) -> None:

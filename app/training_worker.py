@@ -35,6 +35,7 @@ from sagan_engine.events import (
     AttentionStats,
     CheckpointSaved,
     Log,
+    QualityMeasured,
     SampleGrid,
     StateChanged,
     StepStats,
@@ -104,6 +105,7 @@ class TrainingWorker(QObject):
     stats = Signal(object)  # list[StepStats], in step order
     samples = Signal(object)  # SampleGrid, the newest only
     attention_stats = Signal(object)  # list[AttentionStats]
+    quality = Signal(object)  # list[QualityMeasured]
     checkpoint_saved = Signal(object)  # CheckpointSaved
     log = Signal(object)  # Log
     failed = Signal(object)  # TrainingFailed
@@ -350,6 +352,8 @@ class TrainingWorker(QObject):
             self.checkpoint_saved.emit(event)
         elif isinstance(event, AttentionStats):
             self.attention_stats.emit([event])
+        elif isinstance(event, QualityMeasured):
+            self.quality.emit([event])
         elif isinstance(event, Log):
             self.log.emit(event)
         elif isinstance(event, TrainingFailed):

@@ -1,0 +1,179 @@
+"""The "Quality" plot beside the losses: multi-scale SWD (x1e3, lower is better) of the EMA
+generator over training, from the evaluator's QualityMeasured events or a run's
+evaluation.json, with the best step marked; and "Evaluate this model" as a background job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from app.image_items import title_label
+from app.jobs import Job, JobRunner
+from sagan_engine.events import QualityMeasured
+from sagan_engine.metrics import Evaluation, evaluate_generator
+
+MAIN = "swd_avg"
+LEVEL_COLOURS = ("#8fb8de", "#b5d99c", "#f2c57c", "#e39b9b")
+
+
+class QualityView(QWidget):
+    """Points (step -> SWD values); redrawn on each addition (a few per run, so cheap)."""
+
+    evaluated = Signal(object)  # Evaluation of "Evaluate this model"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.points: dict[int, dict[str, float]] = {}
+        self.plot_widget = pg.PlotWidget(title="Quality: SWD x1e3 (lower is better)")
+        plot = self.plot_widget.getPlotItem()
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.setLabel("bottom", "step")
+        plot.setLabel("left", "SWD x1e3")
+        plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        plot.setMenuEnabled(False)
+        self.main_curve = plot.plot(
+            pen=pg.mkPen("#4c9be8", width=2), symbol="o", symbolSize=5, name="average"
+        )
+        self.level_curves: dict[str, pg.PlotDataItem] = {}
+        self.best_marker = pg.ScatterPlotItem(
+            size=14, symbol="star", brush=pg.mkBrush("#f5c542"), pen=pg.mkPen("k")
+        )
+        plot.addItem(self.best_marker)
+        self.best_label = QLabel("No quality measured yet (train.eval_every, or Evaluate).")
+        self.best_label.setWordWrap(True)
+        self.evaluate_button = QPushButton("Evaluate this model")
+        self.evaluate_button.setToolTip(
+            "Multi-scale SWD of the model against its training data (2000 images), in the "
+            "background; FID/KID/IS need the Inception weights file"
+        )
+        self.evaluate_button.setVisible(False)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(title_label("Quality"))
+        layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.best_label)
+        layout.addWidget(self.evaluate_button)
+        layout.addWidget(self.progress)
+        self._job: Job | None = None
+        self._model: str | None = None
+        self._connected = False
+
+    # ----------------------------------------------------------------- data
+    def clear(self) -> None:
+        self.points.clear()
+        self.refresh()
+
+    def add_measurements(self, events: Iterable[QualityMeasured]) -> None:
+        for event in events:
+            self.points[event.step] = dict(event.values)
+        self.refresh()
+
+    def set_evaluations(self, evaluations: Iterable[Evaluation]) -> None:
+        """Show a run's evaluation.json (results without a step are left out)."""
+        self.points = {
+            e.step: dict(e.values) for e in evaluations if e.step is not None and MAIN in e.values
+        }
+        self.refresh()
+
+    def best(self) -> tuple[int, float] | None:
+        """(step, SWD) of the lowest average SWD so far."""
+        scored = [(v[MAIN], s) for s, v in self.points.items() if MAIN in v]
+        if not scored:
+            return None
+        value, step = min(scored)
+        return step, value
+
+    def refresh(self) -> None:
+        steps = np.array(sorted(self.points), dtype=float)
+        rows = [self.points[int(s)] for s in steps]
+        self.main_curve.setData(steps, [r.get(MAIN, np.nan) for r in rows], connect="finite")
+        levels = sorted({k for r in rows for k in r if k.startswith("swd_") and k != MAIN})
+        for index, name in enumerate(levels):
+            if name not in self.level_curves:
+                colour = LEVEL_COLOURS[index % len(LEVEL_COLOURS)]
+                self.level_curves[name] = self.plot_widget.getPlotItem().plot(
+                    pen=pg.mkPen(colour, width=1), name=f"{name.removeprefix('swd_')}px"
+                )
+        for name, curve in self.level_curves.items():
+            curve.setData(steps, [r.get(name, np.nan) for r in rows], connect="finite")
+        best = self.best()
+        if best is None:
+            self.best_marker.setData([], [])
+            self.best_label.setText("No quality measured yet (train.eval_every, or Evaluate).")
+        else:
+            self.best_marker.setData([best[0]], [best[1]])
+            self.best_label.setText(f"Best: SWD {best[1]:.2f} at step {best[0]} (★)")
+
+    def show_model(self, jobs: JobRunner, model: str | None, run_dir: str | None) -> None:
+        """Explore mode: the run's evaluation.json (read in the background) and the Evaluate
+        button for ``model`` (a run folder or checkpoint); ``model`` None hides the button."""
+        from sagan_engine.metrics import load_evaluations
+
+        self.clear()
+        self._model = model
+        self.evaluate_button.setVisible(model is not None)
+        if run_dir:
+            job = jobs.start(lambda job: load_evaluations(run_dir), "evaluations")
+            job.succeeded.connect(self.set_evaluations)
+            job.failed.connect(lambda message, _d: self.best_label.setText(message))
+        if not self._connected:
+            self.evaluate_button.clicked.connect(lambda: self.evaluate(jobs, self._model))
+            self._connected = True
+
+    # ----------------------------------------------------------------- on demand
+    def evaluate(self, jobs: JobRunner, run: str, n: int = 2000) -> Job:
+        """Evaluate a run folder or checkpoint in the background; the result is added to the
+        plot, emitted as ``evaluated`` and (for a run folder) kept in its evaluation.json."""
+        from pathlib import Path
+
+        from sagan_engine.metrics import append_evaluation
+
+        stages = {"reference": "loading the reference", "generating": "generating", "swd": "SWD"}
+
+        def work(job: Job) -> Evaluation:
+            def progress(stage: str, done: int, total: int) -> None:
+                job.report(done, total)
+                self._stage = stages.get(stage, stage)
+
+            result = evaluate_generator(run, n, ("swd",), progress=progress)
+            if Path(run).is_dir():
+                append_evaluation(run, result)
+            return result
+
+        self._stage = "starting"
+        self.evaluate_button.setEnabled(False)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        job = jobs.start(work, "evaluate")
+        job.progress.connect(self._on_progress)
+        job.succeeded.connect(self._on_evaluated)
+        job.failed.connect(lambda message, _d: self.best_label.setText(f"Evaluation: {message}"))
+        job.finished.connect(self._on_job_finished)
+        self._job = job
+        return job
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{self._stage} %v/%m")
+
+    def _on_evaluated(self, result: Evaluation) -> None:
+        if result.step is not None:
+            self.points[result.step] = dict(result.values)
+        self.refresh()
+        self.best_label.setText(
+            f"Evaluated step {result.step}: SWD {result.values[MAIN]:.2f} "
+            f"({result.protocol.n_generated} generated vs {result.protocol.reference})"
+        )
+        self.evaluated.emit(result)
+
+    def _on_job_finished(self) -> None:
+        self.progress.setVisible(False)
+        self.evaluate_button.setEnabled(True)
+        self._job = None

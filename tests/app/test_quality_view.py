@@ -1,0 +1,52 @@
+"""The Quality plot: SWD points from events and evaluation.json, the best step, Evaluate."""
+
+from __future__ import annotations
+
+from app.jobs import JobRunner
+from app.quality_view import QualityView
+from sagan_engine.data import load_image_folder
+from sagan_engine.events import QualityMeasured
+from sagan_engine.metrics import load_evaluations
+from sagan_engine.trainer import Trainer
+from tests.app.helpers import write_images
+from tests.engine.conftest import tiny_config
+
+
+def _event(step: int, value: float) -> QualityMeasured:
+    return QualityMeasured(
+        step, {"swd_avg": value, "swd_32": value + 1, "swd_16": value - 1}, 1, 16
+    )
+
+
+def test_points_and_best_step_marked(qtbot):
+    view = QualityView()
+    qtbot.addWidget(view)
+    view.add_measurements([_event(100, 80.0), _event(200, 40.0), _event(300, 55.0)])
+    assert view.best() == (200, 40.0)
+    x, y = view.best_marker.getData()
+    assert list(x) == [200] and list(y) == [40.0]
+    assert list(view.main_curve.xData) == [100, 200, 300]
+    assert set(view.level_curves) == {"swd_32", "swd_16"}
+    assert "step 200" in view.best_label.text()
+    view.clear()
+    assert view.best() is None and len(view.best_marker.getData()[0]) == 0
+
+
+def test_evaluate_this_model_runs_in_the_background(qtbot, tmp_path):
+    folder = write_images(tmp_path / "data", 20, size=32)
+    dataset = load_image_folder(folder, 32, cache_dir=None)
+    run = tmp_path / "run"
+    config = tiny_config(steps=2).replace(data={"folder": str(folder)})
+    Trainer(config, dataset, run).run()
+    view = QualityView()
+    qtbot.addWidget(view)
+    jobs = JobRunner()
+    view.show_model(jobs, str(run), str(run))
+    assert view.evaluate_button.isVisibleTo(view)
+    with qtbot.waitSignal(view.evaluated, timeout=60_000) as blocker:
+        view.evaluate(jobs, str(run), n=16)
+    result = blocker.args[0]
+    assert result.step == 2 and view.best() == (2, result.values["swd_avg"])
+    assert load_evaluations(run)[-1].step == 2  # kept in the run's evaluation.json
+    qtbot.waitUntil(lambda: view.evaluate_button.isEnabled())
+    jobs.shutdown()
