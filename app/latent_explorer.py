@@ -37,6 +37,7 @@ from app.explore_panel import ExplorePanel
 from app.image_strip import ImageStrip
 from app.inspector_worker import AttentionReply, InspectorWorker, ModelInfo, SampleSet, TaskReply
 from app.style import MUTED
+from sagan_engine.animation import FRAME_SUFFIXES, save_path_frames
 from sagan_engine.attention import Query
 from sagan_engine.latent_paths import (
     MAX_SEED,
@@ -48,7 +49,6 @@ from sagan_engine.latent_paths import (
     render_frame,
     render_path,
 )
-from sagan_engine.path_export import PATH_SUFFIXES, save_path_frames
 
 SLIDER_STEPS = 1000  # positions of the path slider
 CLASS_ROW_DELAY_MS = 150  # the class-swap row waits for the slider to rest
@@ -522,7 +522,7 @@ class LatentExplorer(QWidget):
             self, "Export the path", str(start), PATH_FILTERS
         )
         if path:
-            if Path(path).suffix.lower() not in PATH_SUFFIXES:
+            if Path(path).suffix.lower() not in FRAME_SUFFIXES:
                 path += "." + chosen.split("*.")[-1].rstrip(")") if "*." in chosen else ".gif"
             self.write_path(path)
 

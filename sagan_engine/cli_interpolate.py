@@ -88,14 +88,14 @@ def _frames(text: str) -> int:
 
 
 def run_interpolate(args: argparse.Namespace) -> int:
+    from .animation import check_frames_file, save_path_frames
     from .checkpoint import load_generator
     from .latent_paths import render_path
-    from .path_export import check_path_file, save_path_frames
 
     if args.scale < 1 or args.duration < 1:
         raise SaganError("--scale and --duration must be at least 1")
     truncation = truncation_of(args)
-    check_path_file(args.out)  # a typo in --out is reported before any work
+    check_frames_file(args.out)  # a typo in --out is reported before any work
     loaded = load_generator(args.run)
     model = loaded.config.model
     label = args.label

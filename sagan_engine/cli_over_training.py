@@ -30,10 +30,11 @@ def add_over_training_argument(attention_parser: argparse.ArgumentParser) -> Non
 
 def attention_over_training(args: argparse.Namespace, labels_for: LabelsFor) -> int:
     """The ``attention --over-training`` command; ``labels_for`` is the CLI's class check."""
-    from .animation import replay_frames_images, save_frames
+    from .animation import check_frames_file, replay_frames_images, save_frames
     from .sampling import latents
     from .snapshots import SnapshotReplay
 
+    check_frames_file(args.out)  # a typo in --out is reported before any work
     replay = SnapshotReplay(args.run)
     z = latents(1, replay.config.model.z_dim, args.seed)
     labels = labels_for(replay, args.label, 1)
@@ -72,8 +73,9 @@ def add_timelapse_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_timelapse(args: argparse.Namespace) -> int:
-    from .animation import save_frames, timelapse_images
+    from .animation import check_frames_file, save_frames, timelapse_images
 
+    check_frames_file(args.out)
     frames = timelapse_images(args.run)
     path = save_frames(frames, args.out, duration_ms=args.frame_ms, columns=args.columns)
     width, height = frames[0].size

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from sagan_engine.animation import read_frames_metadata
 from sagan_engine.checkpoint import save_checkpoint
 from sagan_engine.cli import main
 from sagan_engine.latent_paths import (
@@ -30,7 +31,6 @@ from sagan_engine.latent_paths import (
     truncate,
 )
 from sagan_engine.models import Generator
-from sagan_engine.path_export import read_path_metadata
 from sagan_engine.sampling import latents
 from tests.engine.conftest import tiny_config
 
@@ -211,7 +211,7 @@ def test_interpolate_writes_an_animation(checkpoints, tmp_path, capsys, suffix):
             image.seek(index)
             frames.append(np.asarray(image.convert("RGB")))
     assert not np.array_equal(frames[0], frames[-1])
-    meta = read_path_metadata(out)
+    meta = read_frames_metadata(out)
     assert meta["seeds"] == "1,2" and meta["class"] == "2" and meta["truncation_psi"] == "1"
 
 
@@ -252,7 +252,7 @@ def test_sample_truncation_goes_into_the_png(checkpoints, tmp_path):
 @pytest.mark.parametrize(
     "extra,message",
     [
-        (["--out", "x.jpg"], "save a path as .gif or .webp"),
+        (["--out", "x.jpg"], "unknown output type '.jpg'; use .gif or .webp"),
         (["--truncation", "2", "--out", "x.gif"], "psi must lie in [0, 1]"),
         (["--class", "1", "--out", "x.gif"], "unconditional"),
     ],
