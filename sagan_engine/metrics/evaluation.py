@@ -115,10 +115,13 @@ def evaluate_images(
     inception_weights: str | Path | None = None,
     device: str | torch.device = "cpu",
     progress: Progress | None = None,
+    source: str = "",
+    step: int | None = None,
 ) -> Evaluation:
     """Compare uint8 images (N, H, W, 3): ``real`` (the reference) and ``fake``.
 
     SWD compares equal sets: the first min(len(real), len(fake)) of each (callers shuffle).
+    ``source`` (what made ``fake``) and ``step`` are recorded in the result.
     """
     metrics = parse_metrics(metrics)
     if real.shape[1:] != fake.shape[1:]:
@@ -156,7 +159,8 @@ def evaluate_images(
             else Protocol.resize
         ),
     )
-    return Evaluation(values, unavailable, protocol, seconds=time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return Evaluation(values, unavailable, protocol, step=step, source=source, seconds=seconds)
 
 
 def _stage(progress: Progress | None, name: str) -> Callable[[int, int], None] | None:
@@ -258,7 +262,8 @@ def evaluate_generator(
     real = random_sample(dataset.images, n, seed)
     reference = f"{where} (a random {len(real)} of {len(dataset)} images, seed {seed})"
     fake = generate_images(loaded.generator, loaded.config, n, seed, batch_size, progress)
-    result = evaluate_images(
+    source = f"{loaded.checkpoint} ({'EMA ' if loaded.is_ema else ''}generator)"
+    return evaluate_images(
         real,
         fake,
         metrics,
@@ -266,9 +271,9 @@ def evaluate_generator(
         seed=seed,
         inception_weights=inception_weights,
         progress=progress,
+        source=source,
+        step=loaded.step,
     )
-    source = f"{loaded.checkpoint} ({'EMA ' if loaded.is_ema else ''}generator)"
-    return _with(result, step=loaded.step, source=source)
 
 
 def evaluate_folders(
@@ -298,7 +303,7 @@ def evaluate_folders(
     fake = random_sample(fake_set.images, count, seed)
     real = random_sample(real_set.images, count, seed + 1)
     reference = f"folder {against} ({len(real)} of {len(real_set)} images, seed {seed})"
-    result = evaluate_images(
+    return evaluate_images(
         real,
         fake,
         metrics,
@@ -306,8 +311,8 @@ def evaluate_folders(
         seed=seed,
         inception_weights=inception_weights,
         progress=progress,
+        source=f"folder {data} ({len(fake)} of {len(fake_set)} images)",
     )
-    return _with(result, source=f"folder {data} ({len(fake)} of {len(fake_set)} images)")
 
 
 def _first_image_side(files: Sequence[Path]) -> int:
@@ -320,12 +325,6 @@ def _first_image_side(files: Sequence[Path]) -> int:
         except OSError:
             continue
     raise DataError("no readable image to take the resolution from; pass --resolution")
-
-
-def _with(result: Evaluation, **changes) -> Evaluation:
-    from dataclasses import replace
-
-    return replace(result, **changes)
 
 
 # --------------------------------------------------------------------------- evaluation.json

@@ -58,6 +58,7 @@ def test_evaluate_run_against_its_training_data(tmp_path, data_folder, capsys):
     assert "swd_16:" in capsys.readouterr().out
     (result,) = load_evaluations(run)  # a run folder keeps its results in evaluation.json
     assert result.step == 2 and result.protocol.n_generated == 16
+    assert result.source.endswith("generator)")  # what was evaluated is recorded
     assert "a random 16 of 20 images" in result.protocol.reference
 
 
