@@ -36,6 +36,9 @@ def demo_model_config(steps: int) -> RunConfig:
             "checkpoint_every": 500,
             "keep_checkpoints": 1000,  # every 500 steps stays: the run replays over training
             "seed": 0,
+            # Scored afterwards, checkpoint by checkpoint (benchmarks/learning.py --from-run),
+            # so that no evaluation competes with training for the CPU.
+            "eval_every": 0,
         }
     )
 
@@ -64,7 +67,12 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=7000)
     parser.add_argument("--export", type=Path, metavar="RUN", help="only export this run")
     parser.add_argument("--to", type=Path, default=DEMO_MODEL_DIR, help="export folder")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     run = args.export or train(args.out, args.steps)
     written = export_demo_model(run, args.to)
     print(f"exported {written}")

@@ -120,7 +120,7 @@ def test_curves_are_built_for_long_runs(qtbot):
 
 
 def test_a_slow_scan_shows_progress_and_can_be_cancelled(qtbot, monkeypatch, tmp_path):
-    def endless_scan(folder, should_stop, progress):
+    def endless_scan(folder, should_stop, progress, classes="auto"):
         found = 0
         while not should_stop():
             found += 1
