@@ -3,13 +3,12 @@ from live AttentionStats events or from the run's metrics.csv. Pure NumPy: no Qt
 
 from __future__ import annotations
 
-import csv
-import math
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from app.metric_history import cell_number, layer_columns, read_metrics_rows
 from sagan_engine.errors import DataError
 from sagan_engine.events import AttentionStats, LayerAttentionStats
 from sagan_engine.export import ATTENTION_STATISTICS, attention_column
@@ -65,20 +64,12 @@ class AttentionStatsHistory:
         (steps without statistics) are skipped. Raises DataError."""
         path = Path(path)
         history = cls()
-        try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                rows = list(csv.reader(handle))
-        except (OSError, UnicodeDecodeError) as err:
-            raise DataError(f"{path}: cannot read the metrics ({err})") from None
+        rows = read_metrics_rows(path)
         if not rows or "step" not in rows[0]:
             return history
         header = rows[0]
         step_index = header.index("step")
-        layers = [
-            name[len("attention_entropy[") : -1]
-            for name in header
-            if name.startswith("attention_entropy[") and name.endswith("]")
-        ]
+        layers = layer_columns(header, "attention_entropy")
         columns = {
             layer: {s: header.index(attention_column(s, layer)) for s in ATTENTION_STATISTICS}
             for layer in layers
@@ -90,7 +81,7 @@ class AttentionStatsHistory:
                 if not any(cell.strip() for cell in cells.values()):
                     continue
                 try:
-                    values = {s: float(c) if c.strip() else math.nan for s, c in cells.items()}
+                    values = {s: cell_number(c) for s, c in cells.items()}
                     step = int(float(row[step_index]))
                 except ValueError:
                     raise DataError(f"{path}, line {line}: not a row of numbers") from None

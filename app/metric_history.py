@@ -121,29 +121,21 @@ class MetricHistory:
         """Read a run's ``metrics.csv`` (as written by the trainer); raises DataError."""
         path = Path(path)
         history = cls()
-        try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                rows = list(csv.reader(handle))
-        except (OSError, UnicodeDecodeError) as err:
-            raise DataError(f"{path}: cannot read the metrics ({err})") from None
+        rows = read_metrics_rows(path)
         if not rows:
             return history
         header = rows[0]
         if "step" not in header:
             raise DataError(f"{path}: not a metrics file (no 'step' column)")
-        gamma_columns = {
-            name[len("gamma[") : -1]: i
-            for i, name in enumerate(header)
-            if name.startswith("gamma[") and name.endswith("]")
-        }
+        gamma_columns = layer_columns(header, "gamma")
         index = {name: header.index(name) for name in FIELDS if name in header}
         events = []
         for line, row in enumerate(rows[1:], start=2):
             try:
                 # Empty cells: a value not computed at this step (e.g. a row of statistics
                 # taken only at sample steps); a row without any StepStats field is skipped.
-                values = {name: _number(row[i]) for name, i in index.items()}
-                gammas = {layer: _number(row[i]) for layer, i in gamma_columns.items()}
+                values = {name: cell_number(row[i]) for name, i in index.items()}
+                gammas = {layer: cell_number(row[i]) for layer, i in gamma_columns.items()}
             except (ValueError, IndexError):
                 raise DataError(f"{path}, line {line}: not a row of numbers") from None
             if all(math.isnan(v) for name, v in values.items() if name != "step"):
@@ -166,8 +158,26 @@ class MetricHistory:
         return history
 
 
-def _number(cell: str) -> float:
-    """A metrics.csv cell as a float; an empty cell is NaN."""
+def read_metrics_rows(path: Path) -> list[list[str]]:
+    """The rows of a run's ``metrics.csv``, header first; raises DataError naming the file."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: cannot read the metrics ({err})") from None
+
+
+def layer_columns(header: list[str], prefix: str) -> dict[str, int]:
+    """Layer name -> column index of the per-layer columns ``prefix[LAYER]`` of ``header``."""
+    return {
+        name[len(prefix) + 1 : -1]: i
+        for i, name in enumerate(header)
+        if name.startswith(prefix + "[") and name.endswith("]")
+    }
+
+
+def cell_number(cell: str) -> float:
+    """A metrics.csv cell as a float; an empty cell is NaN (a value not computed that step)."""
     return float(cell) if cell.strip() else math.nan
 
 
