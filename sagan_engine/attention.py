@@ -14,7 +14,7 @@ import torch
 from torch.nn.utils import parametrize
 
 from .imaging import to_uint8
-from .models import Generator
+from .models import Generator, eval_mode
 
 Query = tuple[int, int]
 
@@ -61,15 +61,20 @@ def attention_maps(
     ``query`` is one (row, col) pixel or a list of them. The generator is used in eval mode.
     """
     queries = _as_queries(query)
-    z, labels = single_input(generator, z, y)
-    was_training = generator.training
-    generator.eval()
-    try:
-        image, betas = generator(z, labels, return_attention=True)
-    finally:
-        generator.train(was_training)
+    image, betas = attention_forward(generator, z, y)
     layers = layer_maps(generator.attention_layers(), betas, tuple(image.shape[-2:]), queries)
     return AttentionResult(to_uint8(image)[0], queries, layers)
+
+
+@torch.no_grad()
+def attention_forward(
+    generator: Generator, z: torch.Tensor | np.ndarray, y: int | None
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """G's image (1, 3, H, W) of latent ``z`` (class ``y``) and every attention layer's beta
+    (1, N, N_keys), in order; G runs in eval mode."""
+    z, labels = single_input(generator, z, y)
+    with eval_mode(generator):
+        return generator(z, labels, return_attention=True)
 
 
 def layer_maps(
@@ -136,16 +141,12 @@ def fold_spectral_norm(source: Generator, into: Generator | None = None) -> Gene
             if parametrize.is_parametrized(module, "weight"):
                 parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
         into = into.to(next(source.parameters()).device).eval().requires_grad_(False)
-    was_training = source.training
-    source.eval()
-    try:
+    with eval_mode(source):
         state = {k: v for k, v in source.state_dict().items() if ".parametrizations." not in k}
         for name, module in source.named_modules():
             if parametrize.is_parametrized(module, "weight"):
                 state[f"{name}.weight"] = module.weight
         into.load_state_dict(state)
-    finally:
-        source.train(was_training)
     return into
 
 

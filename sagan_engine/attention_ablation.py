@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .attention import find_attention_layer, single_input
 from .export import heat_colours, normalise_map
 from .imaging import to_uint8
-from .models import Generator
+from .models import Generator, eval_mode
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,7 @@ def render_without_attention(
     index = find_attention_layer(generator, layer)
     name, module = generator.attention_layers()[index]
     z, labels = single_input(generator, z, y)
-    was_training = generator.training
-    generator.eval()
-    try:
+    with eval_mode(generator):
         normal = generator(z, labels)
         # A forward hook's return value replaces the layer's output: y = x, gamma * o gone.
         handle = module.register_forward_hook(lambda _module, args, _output: args[0])
@@ -44,8 +42,6 @@ def render_without_attention(
             ablated = generator(z, labels)
         finally:
             handle.remove()
-    finally:
-        generator.train(was_training)
     # Images lie in [-1, 1]: half the absolute difference is a fraction of the range.
     difference = (normal - ablated).abs().mean(1)[0].float().div(2).cpu().numpy()
     return AblationResult(name, to_uint8(normal)[0], to_uint8(ablated)[0], difference)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .attention import find_attention_layer, single_input
+from .attention import attention_forward, find_attention_layer
 from .imaging import to_uint8
 from .models import Generator
 
@@ -47,13 +47,7 @@ def position_maps(
     ``z`` (class ``y``); by default a stride that leaves at most 16 x 16 positions."""
     index = find_attention_layer(generator, layer)
     name, module = generator.attention_layers()[index]
-    z, labels = single_input(generator, z, y)
-    was_training = generator.training
-    generator.eval()
-    try:
-        image, betas = generator(z, labels, return_attention=True)
-    finally:
-        generator.train(was_training)
+    image, betas = attention_forward(generator, z, y)
     beta = betas[index][0].float()
     side = int(round(beta.shape[0] ** 0.5))  # G's feature maps are square
     grid = (side, side)

@@ -23,7 +23,7 @@ import torch
 
 from .events import LayerAttentionStats
 from .layers import SelfAttention
-from .models import Generator
+from .models import Generator, eval_mode
 
 __all__ = [
     "LayerAttentionStats",
@@ -171,11 +171,6 @@ def attention_statistics(
         if y is None:
             raise ValueError("this generator is class-conditional: give classes y")
         labels = torch.as_tensor(np.asarray(y, dtype=np.int64)).reshape(-1).to(device)
-    was_training = generator.training
-    generator.eval()
-    try:
-        with collect_attention_statistics(generator) as collector:
-            generator(z.to(device), labels)
-    finally:
-        generator.train(was_training)
+    with eval_mode(generator), collect_attention_statistics(generator) as collector:
+        generator(z.to(device), labels)
     return collector.result()

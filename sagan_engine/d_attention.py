@@ -25,7 +25,7 @@ from .attention import AttentionResult, Query, _as_queries, layer_maps
 from .config import RunConfig
 from .data import ImageSkip, decode_image
 from .errors import CheckpointError, DataError
-from .models import Discriminator
+from .models import Discriminator, eval_mode
 
 
 class DiscriminatorUnavailable(CheckpointError):
@@ -128,17 +128,13 @@ def discriminator_attention(
     device = next(discriminator.parameters()).device
     x = torch.from_numpy(np.array(image, dtype=np.uint8)).to(device)  # a copy: D never writes
     x = x.permute(2, 0, 1)[None].float().div(127.5).sub(1.0)  # as the trainer feeds D
-    was_training = discriminator.training
-    discriminator.eval()
-    try:
+    with eval_mode(discriminator):
         phi, betas = discriminator.features(x, return_attention=True)
         psi = float(discriminator.linear(phi).squeeze())
         projection = None
         if discriminator.embed is not None:
             # y^T V phi(x) for every y at once: the rows of V are the class embeddings.
             projection = (discriminator.embed.weight @ phi[0]).float().cpu().numpy()
-    finally:
-        discriminator.train(was_training)
     layers = layer_maps(discriminator.attention_layers(), betas, (resolution, resolution), queries)
     return DAttentionResult(
         AttentionResult(image, queries, layers), DScore(psi, projection, tuple(class_names))

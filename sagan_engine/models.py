@@ -8,6 +8,9 @@ class-conditional through conditional batch norm and D through a projection term
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -185,3 +188,15 @@ class Discriminator(nn.Module):
                 raise ValueError("a conditional discriminator needs class labels y")
             out = out + torch.sum(self.embed(y) * h, dim=1)  # projection: y^T V phi(x)
         return out
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """``module`` in eval mode inside the block (batch norm's running statistics, spectral
+    norm's stored u, v: the same numbers at every call), its own mode restored after."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)

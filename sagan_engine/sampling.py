@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .imaging import to_uint8
-from .models import Generator
+from .models import Generator, eval_mode
 
 
 def latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
@@ -24,9 +24,5 @@ def generate(
     device = next(generator.parameters()).device
     z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(device)
     y = None if labels is None else torch.as_tensor(np.asarray(labels, dtype=np.int64)).to(device)
-    was_training = generator.training
-    generator.eval()
-    try:
+    with eval_mode(generator):
         return to_uint8(generator(z, y))
-    finally:
-        generator.train(was_training)

@@ -8,7 +8,7 @@ from torch import nn
 
 from sagan_engine.config import ModelConfig, preset
 from sagan_engine.layers import SelfAttention
-from sagan_engine.models import Discriminator, Generator
+from sagan_engine.models import Discriminator, Generator, eval_mode
 
 
 @pytest.mark.parametrize("resolution", [32, 64, 128])
@@ -67,3 +67,14 @@ def test_weights_are_orthogonally_initialised():
     G = Generator(ModelConfig(resolution=32, g_ch=8, d_ch=8, g_attention=(16,), d_attention=(16,)))
     w = G.linear.parametrizations.weight.original  # (out, in) with out > in
     torch.testing.assert_close(w.T @ w, torch.eye(w.shape[1]), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_eval_mode_restores_the_mode_even_after_an_error(training):
+    module = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)).train(training)
+    with eval_mode(module):
+        assert not module.training and not module[1].training
+    assert module.training is training and module[1].training is training
+    with pytest.raises(RuntimeError), eval_mode(module):
+        raise RuntimeError("boom")
+    assert module.training is training
