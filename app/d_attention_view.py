@@ -93,6 +93,7 @@ class DAttentionView(QWidget):
         self.image_name = ""
         self.query: Query | None = None
         self.result: DAttentionResult | None = None
+        self._asked_while_hidden = False
 
         self.caption = title_label("What D looks at")
         self.sample_button = QPushButton("Inspector's sample")
@@ -228,9 +229,17 @@ class DAttentionView(QWidget):
             return
         if self.image is None or self.query is None:
             return
+        self._asked_while_hidden = not self.isVisible()
+        if self._asked_while_hidden:
+            return  # a hidden view asks nothing: showing it asks (showEvent)
         model, image, cache, query = self.model, self.image, self._cache, self.query
         self._say("Asking D…")
         self._inspector.run_task(TASK_KEY, lambda _g: cache.answer(model, image, query))
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._asked_while_hidden:
+            self._request()
 
     # ------------------------------------------------------------------ answers
     def _on_reply(self, reply: TaskReply) -> None:

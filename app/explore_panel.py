@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.inspector_worker import ModelInfo
+from sagan_engine.demo_model import is_demo_checkpoint
 from sagan_engine.latent_paths import Truncation, next_seed, random_seed
 
 PSI_STEPS = 100  # the psi slider moves in hundredths
@@ -111,6 +112,8 @@ class ExplorePanel(QGroupBox):
         self.info = info
         model = info.config.model
         where = Path(info.run_dir).name if info.run_dir else Path(info.checkpoint).name
+        if is_demo_checkpoint(info.checkpoint):
+            where = "Demo model (bundled, emoji)"
         weights = "EMA weights" if info.is_ema else "raw weights"
         classes = f"{len(info.class_names)} classes" if info.class_names else "unconditional"
         self.info_label.setText(

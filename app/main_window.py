@@ -60,6 +60,8 @@ from sagan_engine.events import (
 )
 from sagan_engine.runs import RunFolder, new_run_name
 
+BOTTOM_DOCK_HEIGHT = 250  # the analysis / latent-space strip on a first start
+
 STYLE_SHEET = """
 QLabel#viewTitle { font-size: 12pt; font-weight: 600; padding: 4px 2px; }
 QLabel#stateLabel { font-weight: 600; padding: 0 8px; }
@@ -184,6 +186,8 @@ class MainWindow(WindowConstruction, WindowExports, QMainWindow):
             self.resize(1500, 940)
         if s.window_state is not None:
             self.restoreState(s.window_state)
+        else:  # first start: the samples and the inspector get most of the height
+            self.resizeDocks([self.attention_dock], [BOTTOM_DOCK_HEIGHT], Qt.Orientation.Vertical)
         self.model_panel.set_preset(s.preset)
         if not s.use_demo and s.last_folder:
             self.data_panel.set_folder(s.last_folder)
@@ -260,6 +264,8 @@ class MainWindow(WindowConstruction, WindowExports, QMainWindow):
         self.mode = mode
         self.explore_panel.setVisible(mode == EXPLORE)
         self.latent_dock.setVisible(mode == EXPLORE)
+        if mode == EXPLORE:
+            self.latent_dock.raise_()
         self.latent_explorer.clear()
         self.samples = None
         self.selected = None
@@ -521,7 +527,7 @@ class MainWindow(WindowConstruction, WindowExports, QMainWindow):
         if what == "load":
             self.show_error("Cannot open the model", message, details)
             self._set_state_text("Ready")
-        else:
+        elif not what.startswith("task:"):  # a view's own task: that view says what failed
             self.statusBar().showMessage(f"Inspector: {message}", 8000)
 
     # ================================================================== exploring a model

@@ -28,7 +28,7 @@ class QualityView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.points: dict[int, dict[str, float]] = {}
-        self.plot_widget = pg.PlotWidget(title="Quality: SWD x1e3 (lower is better)")
+        self.plot_widget = pg.PlotWidget(title="SWD ×10³, lower is better")
         plot = self.plot_widget.getPlotItem()
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setLabel("bottom", "step")

@@ -93,6 +93,8 @@ class WindowConstruction:
         self.attention_dock.setObjectName("attentionDock")
         self.attention_dock.setWidget(self.attention_tools)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.attention_dock)
+        # One tabbed strip below the central views, not two docks that squeeze them.
+        self.tabifyDockWidget(self.attention_dock, self.latent_dock)
         self.latent_dock.setVisible(False)
         self.replay_view = ReplayView(self.inspector, self.jobs)
         self.replay_dock = add_view_dock(
