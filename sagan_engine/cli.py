@@ -12,10 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from . import __version__
 from .cli_ablate import add_ablate_argument, attention_ablation
+from .cli_args import add_run_argument, class_label, class_labels, int_pair, positive_int
 from .cli_evaluate import add_parser as add_evaluate_parser
 from .cli_interpolate import add_parser as add_interpolate_parser
 from .cli_interpolate import add_truncation_arguments, truncation_of
@@ -69,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
         help="model size and recipe (default: demo)",
     )
     train.add_argument("--config", metavar="JSON", help="a config.json to start from")
-    train.add_argument("--steps", type=_positive_int, help="total training steps")
-    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--steps", type=positive_int, help="total training steps")
+    train.add_argument("--batch-size", type=positive_int)
     train.add_argument("--seed", type=int)
     train.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     train.add_argument(
@@ -91,18 +90,18 @@ def _parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_cmd_train)
 
     sample = sub.add_parser("sample", help="save a grid of samples from a trained run")
-    _add_run_argument(sample)
-    sample.add_argument("--n", type=_positive_int, default=64, help="number of samples")
+    add_run_argument(sample)
+    sample.add_argument("--n", type=positive_int, default=64, help="number of samples")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--class", dest="label", type=int, help="class index (conditional)")
-    sample.add_argument("--columns", type=_positive_int)
+    sample.add_argument("--columns", type=positive_int)
     sample.add_argument("--padding", type=int, default=2)
     sample.add_argument("--out", required=True, metavar="PNG")
     add_truncation_arguments(sample)
     sample.set_defaults(handler=_cmd_sample)
 
     attn = sub.add_parser("attention", help="attention figure for query pixels (paper fig. 1)")
-    _add_run_argument(attn)
+    add_run_argument(attn)
     attn.add_argument("--seed", type=int, default=0)
     attn.add_argument("--class", dest="label", type=int, help="class index (conditional)")
     attn.add_argument(
@@ -118,11 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     attn.set_defaults(handler=_cmd_attention)
 
     info = sub.add_parser("info", help="describe a run folder or checkpoint")
-    _add_run_argument(info)
+    add_run_argument(info)
     info.set_defaults(handler=_cmd_info)
 
     export = sub.add_parser("export", help="copy a run's metrics to a CSV file")
-    _add_run_argument(export)
+    add_run_argument(export)
     export.add_argument("--csv", required=True, metavar="FILE")
     export.set_defaults(handler=_cmd_export)
 
@@ -134,31 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_run_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--run",
-        required=True,
-        metavar="RUN",
-        help="run folder, .safetensors checkpoint, or 'demo' for the bundled demo model",
-    )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
 def _pixel(text: str) -> tuple[int, int]:
-    try:
-        row, col = (int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not ROW,COL (e.g. 12,30)") from None
-    return row, col
+    return int_pair(text, "ROW,COL (e.g. 12,30)")
 
 
 # --------------------------------------------------------------------------- train
@@ -318,22 +294,6 @@ def _duration(seconds: float) -> str:
 
 
 # --------------------------------------------------------------------------- explore
-def _labels(loaded, label: int | None, n: int) -> torch.Tensor | None:
-    classes = loaded.config.model.num_classes
-    if not classes:
-        if label is not None:
-            raise SaganError("this model is unconditional: --class does not apply")
-        return None
-    if label is None:
-        return torch.arange(n) % classes
-    if not 0 <= label < classes:
-        raise SaganError(
-            f"--class {label} is out of range: this model has classes "
-            f"0..{classes - 1} ({', '.join(loaded.class_names)})"
-        )
-    return torch.full((n,), label)
-
-
 def _cmd_sample(args: argparse.Namespace) -> int:
     from .checkpoint import load_generator
     from .export import save_png
@@ -347,7 +307,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     model = loaded.config.model
     check_grid_fits(args.n, model.resolution, args.columns, args.padding, model.z_dim)
     z = seed_latents(args.n, model.z_dim, args.seed, truncation)
-    labels = _labels(loaded, args.label, args.n)
+    labels = class_labels(loaded, args.label, args.n)
     grid = render_grid(loaded.generator, z, labels, args.columns, args.padding)
     metadata = {"seed": str(args.seed), "step": str(loaded.step), **truncation.metadata()}
     path = save_png(grid, args.out, metadata)
@@ -357,11 +317,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _cmd_attention(args: argparse.Namespace) -> int:
     if args.ablate is not None:
-        return attention_ablation(args, _labels)
+        return attention_ablation(args)
     if not args.query:
         raise SaganError("give at least one --query ROW,COL (or --ablate LAYER)")
     if args.over_training:
-        return attention_over_training(args, _labels)
+        return attention_over_training(args)
     from .attention import attention_maps
     from .checkpoint import load_generator
     from .export import save_attention_figure
@@ -371,10 +331,8 @@ def _cmd_attention(args: argparse.Namespace) -> int:
     check_output_file(args.out)
     loaded = load_generator(args.run)
     z = latents(1, loaded.config.model.z_dim, args.seed)
-    labels = _labels(loaded, args.label, 1)
-    result = attention_maps(
-        loaded.generator, z, None if labels is None else int(labels[0]), query=args.query
-    )
+    label = class_label(loaded, args.label)
+    result = attention_maps(loaded.generator, z, label, query=args.query)
     path = save_attention_figure(result, args.out)
     print(f"wrote {path} ({len(result.layers)} attention layers, {len(args.query)} queries)")
     return 0

@@ -5,11 +5,8 @@ latent beside the same latent without one attention layer's gamma * o, and where
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 
-import torch
-
-LabelsFor = Callable[[object, int | None, int], torch.Tensor | None]
+from .cli_args import class_label
 
 
 def add_ablate_argument(attention_parser: argparse.ArgumentParser) -> None:
@@ -21,8 +18,8 @@ def add_ablate_argument(attention_parser: argparse.ArgumentParser) -> None:
     )
 
 
-def attention_ablation(args: argparse.Namespace, labels_for: LabelsFor) -> int:
-    """The ``attention --ablate`` command; ``labels_for`` is the CLI's class check."""
+def attention_ablation(args: argparse.Namespace) -> int:
+    """The ``attention --ablate`` command."""
     from .attention_ablation import ablation_figure, render_without_attention
     from .checkpoint import load_generator
     from .export import save_png
@@ -32,9 +29,8 @@ def attention_ablation(args: argparse.Namespace, labels_for: LabelsFor) -> int:
     check_output_file(args.out)
     loaded = load_generator(args.run)
     z = latents(1, loaded.config.model.z_dim, args.seed)
-    labels = labels_for(loaded, args.label, 1)
     result = render_without_attention(
-        loaded.generator, z, None if labels is None else int(labels[0]), args.ablate
+        loaded.generator, z, class_label(loaded, args.label), args.ablate
     )
     path = save_png(ablation_figure(result), args.out)
     print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from .cli_args import add_run_argument, class_label, int_pair, whole_number
 from .errors import SaganError
 from .latent_paths import SeedLatent, Truncation
 
@@ -14,9 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "interpolate",
         help="animate the path between two seeds (GIF/WebP) or save it as a PNG strip",
     )
-    parser.add_argument(
-        "--run", required=True, metavar="RUN", help="run folder or .safetensors checkpoint"
-    )
+    add_run_argument(parser)
     parser.add_argument(
         "--seeds", required=True, type=_seed_pair, metavar="A,B", help="the two end seeds"
     )
@@ -70,18 +69,11 @@ def truncation_of(args: argparse.Namespace) -> Truncation:
 
 
 def _seed_pair(text: str) -> tuple[int, int]:
-    try:
-        a, b = (int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not two seeds A,B (e.g. 3,7)") from None
-    return a, b
+    return int_pair(text, "two seeds A,B (e.g. 3,7)")
 
 
 def _frames(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = whole_number(text)
     if not 2 <= value <= 10_000:
         raise argparse.ArgumentTypeError(f"{value}: a path has 2 to 10000 frames")
     return value
@@ -98,16 +90,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
     check_frames_file(args.out)  # a typo in --out is reported before any work
     loaded = load_generator(args.run)
     model = loaded.config.model
-    label = args.label
-    if model.num_classes and label is None:
-        label = 0
-    if model.num_classes and not 0 <= label < model.num_classes:
-        raise SaganError(
-            f"--class {label} is out of range: this model has classes "
-            f"0..{model.num_classes - 1} ({', '.join(loaded.class_names)})"
-        )
-    if not model.num_classes and label is not None:
-        raise SaganError("this model is unconditional: --class does not apply")
+    label = class_label(loaded, args.label)
     a, b = (SeedLatent(seed).latent(model.z_dim, truncation) for seed in args.seeds)
     spherical = not args.linear
     frames = render_path(loaded.generator, a, b, args.frames, label, spherical)

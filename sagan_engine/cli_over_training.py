@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
-import torch
-
-LabelsFor = Callable[[object, int | None, int], torch.Tensor | None]
+from .cli_args import class_label
 
 
 def add_over_training_argument(attention_parser: argparse.ArgumentParser) -> None:
@@ -28,8 +25,8 @@ def add_over_training_argument(attention_parser: argparse.ArgumentParser) -> Non
     )
 
 
-def attention_over_training(args: argparse.Namespace, labels_for: LabelsFor) -> int:
-    """The ``attention --over-training`` command; ``labels_for`` is the CLI's class check."""
+def attention_over_training(args: argparse.Namespace) -> int:
+    """The ``attention --over-training`` command."""
     from .animation import check_frames_file, replay_frames_images, save_frames
     from .sampling import latents
     from .snapshots import SnapshotReplay
@@ -37,8 +34,7 @@ def attention_over_training(args: argparse.Namespace, labels_for: LabelsFor) -> 
     check_frames_file(args.out)  # a typo in --out is reported before any work
     replay = SnapshotReplay(args.run)
     z = latents(1, replay.config.model.z_dim, args.seed)
-    labels = labels_for(replay, args.label, 1)
-    label = None if labels is None else int(labels[0])
+    label = class_label(replay, args.label)
     total = len(replay.refs)
 
     def progress(done: int, count: int) -> None:
