@@ -27,7 +27,6 @@ repeated before and after the GUI run and averaged, to cancel drift.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_report import print_report
 
 PROBE_MS = 5
 
@@ -265,10 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         "clicks": gui["clicks"],
         "gui_thread_cpu_share": gui["gui_thread_cpu_share"],
     }
-    text = json.dumps(result, indent=2)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    print(text)
+    print_report(result, args.json)
     return 0
 
 

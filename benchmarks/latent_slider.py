@@ -22,7 +22,6 @@ thread ever waited. Run by hand::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_report import print_report
 
 
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -189,10 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         window.shutdown()
         window.close()
-    text = json.dumps(result, indent=2)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    print(text)
+    print_report(result, args.json)
     return 0
 
 
