@@ -92,3 +92,16 @@ def make_window(qtbot, settings, tmp_path: Path):
 @pytest.fixture
 def window(make_window):
     return make_window()
+
+
+@pytest.fixture
+def worker(qtbot, trained_run: Path):
+    """An inspector worker with the model of ``trained_run`` loaded (a fixture each test module
+    that uses this one defines: the run its views explore); shut down afterwards."""
+    from app.inspector_worker import InspectorWorker
+
+    inspector = InspectorWorker()
+    with qtbot.waitSignal(inspector.model_loaded, timeout=30_000):
+        inspector.load_model(trained_run)
+    yield inspector
+    inspector.shutdown()

@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 
 from app.d_attention_view import DAttentionView
 from app.image_items import pixel_to_viewport
-from app.inspector_worker import InspectorWorker
 from sagan_engine.checkpoint import load_checkpoint, save_checkpoint
 from sagan_engine.d_attention import discriminator_attention, load_discriminator
 from sagan_engine.trainer import Trainer
@@ -23,15 +22,6 @@ def trained_run(tmp_path):
     config = tiny_config(steps=3, sample_every=100, checkpoint_every=100, snapshots=0)
     Trainer(config, synthetic_dataset(classes=2), run).run()
     return run
-
-
-@pytest.fixture
-def worker(qtbot, trained_run):
-    inspector = InspectorWorker()
-    with qtbot.waitSignal(inspector.model_loaded, timeout=30_000):
-        inspector.load_model(trained_run)
-    yield inspector
-    inspector.shutdown()
 
 
 def test_click_a_pixel_shows_ds_maps_and_score(qtbot, worker, trained_run):

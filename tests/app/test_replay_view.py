@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.inspector_worker import InspectorWorker
 from app.jobs import JobRunner
 from app.replay_view import ReplayView
 from sagan_engine.snapshots import list_snapshots
@@ -21,15 +20,6 @@ def trained_run(tmp_path):
     config = tiny_config(steps=21, sample_every=100, checkpoint_every=100)
     Trainer(config, synthetic_dataset(), run).run()
     return run
-
-
-@pytest.fixture
-def worker(qtbot, trained_run):
-    inspector = InspectorWorker()
-    with qtbot.waitSignal(inspector.model_loaded, timeout=30_000):
-        inspector.load_model(trained_run)
-    yield inspector
-    inspector.shutdown()
 
 
 def test_slider_replays_through_the_snapshots(qtbot, worker, trained_run, tmp_path):
