@@ -6,10 +6,11 @@ image imports it, so arrays are always (row, column, rgb), as the engine gives t
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget, QWidget
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QPen
+from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QStackedWidget, QWidget
 
-from app.style import MUTED, configure_pyqtgraph
+from app.style import ACCENT, MUTED, configure_pyqtgraph
 
 configure_pyqtgraph()
 
@@ -39,6 +40,25 @@ def image_view_box(view: pg.GraphicsLayoutWidget, row: int = 0, col: int = 0) ->
     box.setMenuEnabled(False)
     box.enableAutoRange(enable=False)
     return box
+
+
+class SelectionFrame(QGraphicsRectItem):
+    """The accent rectangle around the selected image of a grid or strip in ``box``; hidden
+    until :meth:`surround` places it."""
+
+    def __init__(self, box: pg.ViewBox) -> None:
+        super().__init__()
+        pen = QPen(pg.mkColor(ACCENT))
+        pen.setWidthF(2.5)
+        pen.setCosmetic(True)
+        self.setPen(pen)
+        self.setVisible(False)
+        box.addItem(self)
+
+    def surround(self, top: float, left: float, height: float, width: float) -> None:
+        """Show the frame one pixel outside the image at (top, left) of that size."""
+        self.setRect(QRectF(left - 1, top - 1, width + 2, height + 2))
+        self.setVisible(True)
 
 
 def fit(box: pg.ViewBox, width: float, height: float) -> None:

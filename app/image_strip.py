@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from app.image_items import ClickableImage, PlaceholderStack, fit, image_view_box
-from app.style import ACCENT
+from app.image_items import ClickableImage, PlaceholderStack, SelectionFrame, fit, image_view_box
 from sagan_engine.imaging import make_grid
 
 PADDING = 2
@@ -31,13 +29,7 @@ class ImageStrip(QWidget):
         self.box = image_view_box(self.graphics)
         self.image_item = ClickableImage()
         self.box.addItem(self.image_item)
-        self.frame = QGraphicsRectItem()
-        pen = QPen(pg.mkColor(ACCENT))
-        pen.setWidthF(2.5)
-        pen.setCosmetic(True)
-        self.frame.setPen(pen)
-        self.frame.setVisible(False)
-        self.box.addItem(self.frame)
+        self.frame = SelectionFrame(self.box)
         self.stack = PlaceholderStack(hint, self.graphics)
         self.stack.hint.setStyleSheet(self.stack.hint.styleSheet() + "font-size: 10pt;")
         layout = QVBoxLayout(self)
@@ -73,8 +65,7 @@ class ImageStrip(QWidget):
             return
         height, width = self.images.shape[1:3]
         left = PADDING + index * (width + PADDING)
-        self.frame.setRect(QRectF(left - 1, PADDING - 1, width + 2, height + 2))
-        self.frame.setVisible(True)
+        self.frame.surround(PADDING, left, height, width)
 
     def index_at(self, x: float) -> int | None:
         if self.images is None:

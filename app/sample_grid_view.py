@@ -7,19 +7,18 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QRectF, Qt, Signal
-from PySide6.QtGui import QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.image_items import (
     ClickableImage,
     PlaceholderStack,
+    SelectionFrame,
     fit,
     image_view_box,
     pixel_to_viewport,
     title_label,
 )
-from app.style import ACCENT
 from sagan_engine.imaging import make_grid
 
 PADDING = 2
@@ -41,13 +40,7 @@ class SampleGridView(QWidget):
         self.image_item = ClickableImage()
         self.image_item.setToolTip("Click a pixel of a sample to see where attention looks")
         self.box.addItem(self.image_item)
-        self.selection = QGraphicsRectItem()
-        pen = QPen(pg.mkColor(ACCENT))
-        pen.setWidthF(2.5)
-        pen.setCosmetic(True)
-        self.selection.setPen(pen)
-        self.selection.setVisible(False)
-        self.box.addItem(self.selection)
+        self.selection = SelectionFrame(self.box)
         self.image_item.clicked.connect(self._on_click)
         self.stack = PlaceholderStack(
             "Press Train (Ctrl+T) to start.\nSamples from fixed latents appear here as the "
@@ -98,8 +91,7 @@ class SampleGridView(QWidget):
             return
         top, left = self._cell_origin(index)
         height, width = self.images.shape[1:3]
-        self.selection.setRect(QRectF(left - 1, top - 1, width + 2, height + 2))
-        self.selection.setVisible(True)
+        self.selection.surround(top, left, height, width)
 
     def sample_at(self, x: float, y: float) -> tuple[int, int, int] | None:
         """(sample index, row, column) under grid pixel (x, y), or None over the padding."""

@@ -52,6 +52,10 @@ def test_grid_maps_pixels_to_samples(qtbot):
             view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=view.viewport_pos(4, 9, 30)
         )
     assert clicked.args == [4, 9, 30] and view.selected == 4 and view.selection.isVisible()
+    # Sample 4 is row 1, column 1: the frame lies one pixel outside it.
+    frame = view.selection.rect()
+    assert (frame.left(), frame.top()) == (PADDING + cell - 1, PADDING + cell - 1)
+    assert (frame.width(), frame.height()) == (34, 34)
 
 
 def test_inspector_points_colours_and_panels(qtbot):
