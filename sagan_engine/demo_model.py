@@ -56,17 +56,26 @@ def is_demo_name(path: str | Path) -> bool:
     return str(path) == DEMO_RUN_NAME and not Path(path).exists()
 
 
-def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR) -> Path:
-    """Write the EMA generator of ``run``'s latest checkpoint as the demo model (fp16)."""
+def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str = "G_ema") -> Path:
+    """Write a generator of ``run``'s latest checkpoint (or of a checkpoint file) as the demo
+    model, in fp16: its EMA (``weights="G_ema"``) or G itself (``"G"``). Either is stored under
+    ``G_ema/``, the name every loader looks for first; the metadata says which it was."""
+    if weights not in ("G_ema", "G"):
+        raise ValueError(f"weights must be 'G_ema' or 'G', not {weights!r}")
     source = ckpt_io.load_checkpoint(ckpt_io.resolve_checkpoint(run))
-    state = source.state_dict("G_ema")
+    state = source.state_dict(weights)
     if not state:
-        raise CheckpointError(f"{source.path}: no EMA generator to export")
+        raise CheckpointError(f"{source.path}: no {weights} weights to export")
     tensors = {
         f"G_ema/{name}": value.half() if value.is_floating_point() else value
         for name, value in state.items()
     }
-    extra = {"exported_from": str(source.path), "precision": "fp16", "source_step": source.step}
+    extra = {
+        "exported_from": str(source.path),
+        "precision": "fp16",
+        "source_step": source.step,
+        "weights": "EMA of G" if weights == "G_ema" else "G (not averaged)",
+    }
     to.mkdir(parents=True, exist_ok=True)
     path = to / DEMO_MODEL_FILE
     ckpt_io.save_checkpoint(path, source.step, source.config, source.class_names, tensors, extra)

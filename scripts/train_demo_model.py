@@ -61,6 +61,33 @@ def train(out: Path, steps: int) -> Path:
     return out
 
 
+def closest_to_data(run: Path, n: int = 1000) -> str:
+    """ "G_ema" or "G", whichever of the latest checkpoint's generators has the lower SWD
+    against the demo data (a short run's EMA can still lag behind G: decay 0.999 averages
+    over the last ~1000 steps)."""
+    import numpy as np
+
+    from sagan_engine.checkpoint import load_checkpoint, resolve_checkpoint
+    from sagan_engine.data import load_demo_dataset
+    from sagan_engine.metrics.evaluation import generate_images, random_sample
+    from sagan_engine.metrics.swd import SWDReference
+    from sagan_engine.models import Generator
+
+    ckpt = load_checkpoint(resolve_checkpoint(run))
+    real = random_sample(load_demo_dataset(ckpt.config.model.resolution).images, n, seed=0)
+    reference = SWDReference(real, seed=0)
+    scores = {}
+    for name in ("G_ema", "G"):
+        generator = Generator(ckpt.config.model)
+        generator.load_state_dict(ckpt.state_dict(name))
+        fake = generate_images(generator.eval(), ckpt.config, len(real), seed=1)
+        scores[name] = reference.distance(fake).average
+        print(f"{name} at step {ckpt.step}: SWD x1e3 {scores[name]:.1f} ({len(real)} images)")
+    return (
+        min(scores, key=scores.__getitem__) if np.isfinite(list(scores.values())).all() else "G_ema"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "demo-model")
@@ -68,14 +95,21 @@ def main() -> int:
     parser.add_argument("--export", type=Path, metavar="RUN", help="only export this run")
     parser.add_argument("--to", type=Path, default=DEMO_MODEL_DIR, help="export folder")
     parser.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
+    parser.add_argument(
+        "--weights",
+        choices=("best", "G_ema", "G"),
+        default="best",
+        help="which generator to ship: the EMA, G itself, or whichever has the lower SWD",
+    )
     args = parser.parse_args()
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     run = args.export or train(args.out, args.steps)
-    written = export_demo_model(run, args.to)
-    print(f"exported {written}")
+    weights = args.weights if args.weights != "best" else closest_to_data(run)
+    written = export_demo_model(run, args.to, weights)
+    print(f"exported {weights} to {written}")
     return 0
 
 

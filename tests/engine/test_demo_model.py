@@ -1,0 +1,106 @@
+"""The bundled demo model: addressable as ``demo`` everywhere a run is, and far closer to the
+demo data than an untrained generator under the SWD."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from sagan_engine.checkpoint import load_generator, resolve_checkpoint
+from sagan_engine.data import load_demo_dataset
+from sagan_engine.demo_model import (
+    DEMO_MODEL_FILE,
+    demo_model_available,
+    demo_model_path,
+    export_demo_model,
+    is_demo_checkpoint,
+)
+from sagan_engine.errors import CheckpointError
+from sagan_engine.metrics.evaluation import generate_images, random_sample
+from sagan_engine.metrics.swd import SWDReference
+from sagan_engine.models import Generator
+from sagan_engine.trainer import Trainer
+
+from .conftest import synthetic_dataset, tiny_config
+
+needs_demo_model = pytest.mark.skipif(
+    not demo_model_available(), reason="resources/demo_model is not built in this checkout"
+)
+
+
+@needs_demo_model
+def test_demo_is_a_run_name_and_a_file_of_that_name_wins(tmp_path, monkeypatch):
+    assert resolve_checkpoint("demo") == demo_model_path()
+    loaded = load_generator("demo")
+    assert loaded.is_ema and is_demo_checkpoint(loaded.checkpoint)
+    assert loaded.config.model.resolution == 32 and len(loaded.class_names) == 8
+    assert all(p.dtype == torch.float32 for p in loaded.generator.parameters())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo").mkdir()  # a folder called demo here: the user's, not ours
+    with pytest.raises(CheckpointError, match="holds no checkpoints"):
+        resolve_checkpoint("demo")
+
+
+@needs_demo_model
+def test_demo_model_is_far_closer_to_the_data_than_an_untrained_generator():
+    loaded = load_generator("demo")
+    n = 256
+    real = random_sample(load_demo_dataset(32).images, n, seed=1)
+    reference = SWDReference(real, seed=1)
+    trained = reference.distance(generate_images(loaded.generator, loaded.config, n, seed=2))
+    torch.manual_seed(0)
+    untrained = Generator(loaded.config.model).eval()
+    baseline = reference.distance(generate_images(untrained, loaded.config, n, seed=2))
+    assert trained.average < 0.5 * baseline.average, (trained.average, baseline.average)
+
+
+@needs_demo_model
+def test_cli_samples_the_demo_model(tmp_path):
+    out = tmp_path / "grid.png"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sagan_engine",
+            "sample",
+            "--run",
+            "demo",
+            "--n",
+            "8",
+            "--columns",
+            "4",
+            "--padding",
+            "0",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert Image.open(out).size == (4 * 32, 2 * 32)
+
+
+def test_export_keeps_only_the_ema_generator_in_fp16(tmp_path):
+    trainer = Trainer(tiny_config(steps=2), synthetic_dataset(classes=2), tmp_path / "run")
+    trainer.run()
+    path = export_demo_model(tmp_path / "run", tmp_path / "export")
+    assert path.name == DEMO_MODEL_FILE
+    loaded = load_generator(path)
+    assert loaded.is_ema and loaded.step == 2 and loaded.class_names == ["class0", "class1"]
+    for name, value in trainer.G_ema.state_dict().items():
+        expected = value.half().float() if value.is_floating_point() else value
+        assert torch.equal(loaded.generator.state_dict()[name].to(value.dtype), expected), name
+    raw = load_generator(export_demo_model(tmp_path / "run", tmp_path / "raw", weights="G"))
+    weight = "blocks.0.conv1.parametrizations.weight.original"
+    assert torch.equal(
+        raw.generator.state_dict()[weight], trainer.G.state_dict()[weight].half().float()
+    )
+    assert not torch.equal(
+        raw.generator.state_dict()[weight], loaded.generator.state_dict()[weight]
+    )
