@@ -1,7 +1,7 @@
 """The trained demo model that ships with SAGAN Studio, addressable as the run name ``demo``.
 
 It is an ordinary SAGAN Studio checkpoint file (safetensors + JSON metadata) that holds only
-the EMA generator, in fp16 to keep the download small; :func:`load_generator` reads it like
+a generator (its EMA, or G itself when that scored better), in fp16 to keep the file small; :func:`load_generator` reads it like
 any other checkpoint and casts to the model's fp32. ``scripts/train_demo_model.py`` trains it
 with this engine and calls :func:`export_demo_model`; its card is ``MODEL_CARD.md`` beside it.
 """
@@ -58,8 +58,8 @@ def is_demo_name(path: str | Path) -> bool:
 
 def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str = "G_ema") -> Path:
     """Write a generator of ``run``'s latest checkpoint (or of a checkpoint file) as the demo
-    model, in fp16: its EMA (``weights="G_ema"``) or G itself (``"G"``). Either is stored under
-    ``G_ema/``, the name every loader looks for first; the metadata says which it was."""
+    model, in fp16: its EMA (``weights="G_ema"``) or G itself (``"G"``), under its own name,
+    so a loader reports which it is (``LoadedGenerator.is_ema``)."""
     if weights not in ("G_ema", "G"):
         raise ValueError(f"weights must be 'G_ema' or 'G', not {weights!r}")
     source = ckpt_io.load_checkpoint(ckpt_io.resolve_checkpoint(run))
@@ -67,7 +67,7 @@ def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str =
     if not state:
         raise CheckpointError(f"{source.path}: no {weights} weights to export")
     tensors = {
-        f"G_ema/{name}": value.half() if value.is_floating_point() else value
+        f"{weights}/{name}": value.half() if value.is_floating_point() else value
         for name, value in state.items()
     }
     extra = {
@@ -84,4 +84,5 @@ def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str =
 
 def load_demo_state(path: Path | None = None) -> dict[str, torch.Tensor]:
     """The shipped generator's tensors (fp16), keyed as in ``Generator.state_dict()``."""
-    return ckpt_io.load_checkpoint(path or demo_model_path()).state_dict("G_ema")
+    ckpt = ckpt_io.load_checkpoint(path or demo_model_path())
+    return ckpt.state_dict("G_ema") or ckpt.state_dict("G")

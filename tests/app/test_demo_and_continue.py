@@ -32,7 +32,7 @@ def test_first_start_opens_the_demo_model_once_and_a_click_shows_attention(
         assert window.greet_first_start()
     assert window.mode == EXPLORE
     assert window.model_info.config.model.resolution == 32
-    assert len(window.model_info.class_names) == 8 and window.model_info.is_ema
+    assert len(window.model_info.class_names) == 8
     assert "demo model" in window.windowTitle()
     with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
         click_sample(qtbot, window, 0, 12, 20)
