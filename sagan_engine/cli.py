@@ -345,7 +345,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     path = Path(args.run).expanduser()
     ckpt = load_checkpoint(resolve_checkpoint(path))
     model, train = ckpt.config.model, ckpt.config.train
-    demo = " (the bundled demo model: generator only, fp16)" if is_demo_checkpoint(ckpt.path) else ""
+    demo = " (the bundled demo model: a generator, fp16)" if is_demo_checkpoint(ckpt.path) else ""
     lines = [
         f"checkpoint: {ckpt.path}{demo}",
         f"step: {ckpt.step} of {train.steps}",

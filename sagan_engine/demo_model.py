@@ -1,9 +1,10 @@
 """The trained demo model that ships with SAGAN Studio, addressable as the run name ``demo``.
 
 It is an ordinary SAGAN Studio checkpoint file (safetensors + JSON metadata) that holds only
-a generator (its EMA, or G itself when that scored better), in fp16 to keep the file small; :func:`load_generator` reads it like
-any other checkpoint and casts to the model's fp32. ``scripts/train_demo_model.py`` trains it
-with this engine and calls :func:`export_demo_model`; its card is ``MODEL_CARD.md`` beside it.
+a generator (its EMA, or G itself when that scored better), in fp16 to keep the file small;
+:func:`load_generator` reads it like any other checkpoint and casts to the model's fp32.
+``scripts/train_demo_model.py`` trains it with this engine and calls
+:func:`export_demo_model`; its card is ``MODEL_CARD.md`` beside it.
 """
 
 from __future__ import annotations
