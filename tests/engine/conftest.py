@@ -47,3 +47,28 @@ def synthetic_dataset(
 def tiny():
     torch.manual_seed(0)
     return tiny_config()
+
+
+def whole_and_resumed(data: ImageDataset, root, steps: int, stop_at: int):
+    """Train ``steps`` steps in one go, and ``stop_at`` steps then a resume up to ``steps``, in
+    folders under ``root``; returns (the whole run's trainer, the resumed run's trainer)."""
+    from sagan_engine.trainer import Trainer
+
+    def config(n: int) -> RunConfig:
+        return tiny_config(steps=n, checkpoint_every=100)
+
+    whole = Trainer(config(steps), data, root / "whole")
+    whole.run()
+    Trainer(config(stop_at), data, root / "split").run()
+    resumed = Trainer(config(steps), data, root / "split", resume=True)
+    resumed.run()
+    return whole, resumed
+
+
+def assert_same_models(a, b) -> None:
+    """The G, D and EMA G of trainers ``a`` and ``b`` hold bit-identical weights and buffers."""
+    for name in ("G", "D", "G_ema"):
+        first, second = getattr(a, name).state_dict(), getattr(b, name).state_dict()
+        assert first.keys() == second.keys(), name
+        for key in first:
+            assert torch.equal(first[key], second[key]), (name, key)

@@ -21,7 +21,7 @@ from sagan_engine.config import RunConfig
 from sagan_engine.errors import ConfigError
 from sagan_engine.trainer import Trainer
 
-from .conftest import synthetic_dataset, tiny_config
+from .conftest import assert_same_models, synthetic_dataset, tiny_config, whole_and_resumed
 
 
 def images(b: int = 6, size: int = 16, seed: int = 0) -> torch.Tensor:
@@ -111,18 +111,7 @@ def test_augmentation_changes_training_and_resume_stays_exact(tmp_path):
     data = synthetic_dataset()
     plain = Trainer(tiny_config(augment="off", steps=4), data, tmp_path / "plain")
     plain.run()
-    whole = Trainer(tiny_config(steps=6, checkpoint_every=100), data, tmp_path / "whole")
-    whole.run()
-    first = Trainer(tiny_config(steps=3, checkpoint_every=100), data, tmp_path / "split")
-    first.run()
-    second = Trainer(
-        tiny_config(steps=6, checkpoint_every=100), data, tmp_path / "split", resume=True
-    )
-    second.run()
-    for name in ("G", "D", "G_ema"):
-        a, b = getattr(whole, name).state_dict(), getattr(second, name).state_dict()
-        for key in a:
-            assert torch.equal(a[key], b[key]), (name, key)
+    assert_same_models(*whole_and_resumed(data, tmp_path, 6, 3))
     # Augmentation really reached D: four augmented steps differ from four plain ones.
     four = Trainer(tiny_config(steps=4, checkpoint_every=100), data, tmp_path / "four")
     four.run()

@@ -23,7 +23,7 @@ from sagan_engine.events import (
 )
 from sagan_engine.trainer import Trainer
 
-from .conftest import synthetic_dataset, tiny_config
+from .conftest import assert_same_models, synthetic_dataset, tiny_config, whole_and_resumed
 
 
 def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -93,18 +93,9 @@ def test_same_seed_same_weights(tmp_path):
 
 @pytest.mark.parametrize("classes", [0, 3])
 def test_resume_continues_exactly(tmp_path, classes):
-    data = synthetic_dataset(classes=classes)
-    whole = Trainer(tiny_config(steps=8, checkpoint_every=100), data, tmp_path / "whole")
-    whole.run()
-    first = Trainer(tiny_config(steps=4, checkpoint_every=100), data, tmp_path / "split")
-    first.run()
-    second = Trainer(
-        tiny_config(steps=8, checkpoint_every=100), data, tmp_path / "split", resume=True
-    )
-    second.run()
+    whole, second = whole_and_resumed(synthetic_dataset(classes=classes), tmp_path, 8, 4)
     assert second.step == 8
-    for name in ("G", "D", "G_ema"):
-        assert_same_weights(weights(getattr(whole, name)), weights(getattr(second, name)))
+    assert_same_models(whole, second)
     assert_same_weights(whole.opt_G.state_dict()["state"][0], second.opt_G.state_dict()["state"][0])
 
 
