@@ -30,6 +30,7 @@ from app.metric_history import MetricHistory
 from app.modes import EXPLORE, TRAIN  # noqa: F401 - also the names tests import from here
 from app.refcount_guard import guard_singletons
 from app.run_continuation import CannotContinue, continuable_run, plan_continuation
+from app.run_picker import pick_runs
 from app.settings import Settings
 from app.style import ACCENT, ERROR, MUTED, OK
 from app.training_worker import (
@@ -259,6 +260,7 @@ class MainWindow(WindowConstruction, WindowExports, QMainWindow):
         self.export_attention_action.setEnabled(self.attention_result is not None)
         self.export_metrics_action.setEnabled(len(self.curves_view.history) > 0)
         self.new_seeds_action.setEnabled(self.mode == EXPLORE)
+        self.evaluate_action.setEnabled(self.mode == EXPLORE)
 
     def _enter_mode(self, mode: str) -> None:
         self.mode = mode
@@ -552,6 +554,13 @@ class MainWindow(WindowConstruction, WindowExports, QMainWindow):
     def explore_current_run(self) -> None:
         if self.run_dir:
             self.open_run(self.run_dir)
+
+    def compare_runs(self) -> None:
+        """File -> Compare runs: overlay the curves of the runs the user picks."""
+        paths = pick_runs(self.settings.runs_dir, self)
+        if paths:
+            self.compare_dock.show()
+            self.compare_view.compare(self.jobs, paths)
 
     def open_demo_model(self) -> bool:
         """Explore the model that ships with the app (the run name "demo")."""

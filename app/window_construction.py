@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.attention_tools import AttentionTools
 from app.attention_view import AttentionView
+from app.compare_runs_view import CompareRunsView
 from app.curves_view import CurvesView
 from app.d_attention_view import DAttentionView
 from app.data_panel import DataPanel
@@ -102,6 +103,8 @@ class WindowConstruction:
         )
         self.d_view = DAttentionView(self.inspector, self._training_thumbnails)
         self.d_dock = add_view_dock(self, "What D looks at", self.d_view, "dAttentionDock")
+        self.compare_view = CompareRunsView()
+        self.compare_dock = add_view_dock(self, "Compare runs", self.compare_view, "compareDock")
         self.data_panel.summary_ready.connect(lambda _summary: self.d_view.refresh_thumbnails())
 
     def _action(
@@ -183,6 +186,19 @@ class WindowConstruction:
         self.choose_data_action = self._action(
             "Choose data folder…", self.data_panel.browse, "Ctrl+D", "Train on a folder of images"
         )
+        self.compare_runs_action = self._action(
+            "Compare runs…",
+            self.compare_runs,
+            None,
+            "Overlay the quality and loss curves of several runs",
+        )
+        # The Quality plot's own button: one handler for both.
+        self.evaluate_action = self._action(
+            "Evaluate this model",
+            self.quality_view.evaluate_button.click,
+            None,
+            "Measure the explored model's sample quality (SWD) in the background",
+        )
         self.runs_dir_action = self._action(
             "Runs folder…", self.choose_runs_dir, None, "Where new runs are saved"
         )
@@ -219,6 +235,7 @@ class WindowConstruction:
             self.open_checkpoint_action,
             self.open_last_run_action,
             self.explore_run_action,
+            self.compare_runs_action,
             None,
             self.export_grid_action,
             self.export_attention_action,
@@ -240,6 +257,7 @@ class WindowConstruction:
         explore_menu = menu.addMenu("&Explore")
         explore_menu.addAction(self.demo_model_action)
         explore_menu.addAction(self.new_seeds_action)
+        explore_menu.addAction(self.evaluate_action)
         for action in self.latent_explorer.menu_actions:
             explore_menu.addAction(action)
             self.addAction(action)  # the keys work wherever the focus is
@@ -247,6 +265,7 @@ class WindowConstruction:
         view_menu.addAction(self.setup_dock.toggleViewAction())
         view_menu.addAction(self.replay_dock.toggleViewAction())
         view_menu.addAction(self.d_dock.toggleViewAction())
+        view_menu.addAction(self.compare_dock.toggleViewAction())
         view_menu.addAction(self.latent_dock.toggleViewAction())
         view_menu.addAction(self.attention_dock.toggleViewAction())
         help_menu = menu.addMenu("&Help")

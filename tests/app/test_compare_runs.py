@@ -1,0 +1,104 @@
+"""File -> Compare runs (quality and loss curves of several runs, legend = what differs) and
+Explore -> Evaluate this model."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.modes import EXPLORE
+from app.run_curves import read_run_curves
+from app.run_picker import RunPicker, run_folders
+from sagan_engine.trainer import Trainer
+from tests.engine.conftest import synthetic_dataset, tiny_config
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> tuple[Path, Path]:
+    """Two tiny trained runs in one runs folder, the second with DiffAugment off; SWD is
+    measured every 2 steps."""
+    root = tmp_path_factory.mktemp("runs")
+    runs = []
+    for name, augment in (("run-a", "translation"), ("run-b", "off")):
+        config = tiny_config(steps=4, log_every=1, eval_every=2, eval_images=16, augment=augment)
+        Trainer(config, synthetic_dataset(24), root / name).run()
+        runs.append(root / name)
+    return runs[0], runs[1]
+
+
+def _csv_column(run: Path, column: str) -> tuple[list[float], list[float]]:
+    with open(run / "metrics.csv", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r[column]]
+    return [float(r["step"]) for r in rows], [float(r[column]) for r in rows]
+
+
+def test_curves_and_legend_per_run(window, qtbot, two_runs, tmp_path, monkeypatch):
+    empty = tmp_path / "runs" / "not-trained"
+    empty.mkdir(parents=True)
+    chosen = [str(two_runs[0]), str(two_runs[1]), str(empty)]
+    monkeypatch.setattr("app.main_window.pick_runs", lambda runs_dir, parent: chosen)
+    view = window.compare_view
+    with qtbot.waitSignal(view.compared, timeout=30_000):
+        window.compare_runs_action.trigger()
+    assert window.compare_dock.isVisible()
+    assert view.labels == ["run-a — augment=translation", "run-b — augment=off", "not-trained"]
+    assert view.legend_texts(view.quality_plot) == view.labels
+    assert view.legend_texts(view.loss_plot) == view.labels
+    for run, quality, (loss_d, loss_g) in zip(
+        two_runs, view.quality_curves, view.loss_curves, strict=False
+    ):
+        steps, swd = _csv_column(run, "swd_avg")
+        assert steps and list(quality.xData) == steps and list(quality.yData) == swd
+        steps, losses_d = _csv_column(run, "loss_d")
+        assert list(loss_d.xData) == steps and list(loss_d.yData) == losses_d
+        assert list(loss_g.yData) == _csv_column(run, "loss_g")[1]
+    colours = {curve.opts["pen"].color().name() for curve in view.quality_curves}
+    assert len(colours) == 3  # one colour per run
+    assert len(view.quality_curves[2].xData or []) == 0
+    assert "not-trained: no metrics.csv" in view.notes.text()
+    assert "run-a" not in view.notes.text()
+
+
+def test_a_run_without_quality_or_config_gets_notes(tmp_path):
+    run = tmp_path / "odd"
+    run.mkdir()
+    (run / "metrics.csv").write_text("step,loss_d,loss_g\n1,0.5,0.25\n2,0.4,0.3\n")
+    (run / "config.json").write_text("{not json")
+    curves = read_run_curves(run)
+    assert list(curves.steps) == [1, 2] and list(curves.loss_g) == [0.25, 0.3]
+    assert len(curves.quality) == 0 and curves.config is None
+    assert any("config.json" in note and "not valid JSON" in note for note in curves.notes)
+    assert any("no quality measured" in note for note in curves.notes)
+
+
+def test_picker_lists_runs_with_checkboxes(qtbot, two_runs, tmp_path):
+    runs_dir = two_runs[0].parent
+    assert set(run_folders(runs_dir)) == set(two_runs)
+    assert run_folders(tmp_path / "missing") == []
+    picker = RunPicker(runs_dir)
+    qtbot.addWidget(picker)
+    ok = picker.buttons.buttons()[0]
+    assert picker.list.count() == 2 and picker.chosen() == [] and not ok.isEnabled()
+    picker.list.item(0).setCheckState(Qt.CheckState.Checked)
+    assert ok.isEnabled() and len(picker.chosen()) == 1
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    item = picker.add_run(elsewhere)
+    assert "no metrics yet" in item.text() and picker.chosen()[-1] == str(elsewhere)
+    picker.add_run(elsewhere)  # listed once
+    assert picker.list.count() == 3
+
+
+def test_evaluate_this_model_in_explore_mode_only(window, qtbot, two_runs, monkeypatch):
+    assert not window.evaluate_action.isEnabled()  # train mode
+    with qtbot.waitSignal(window.mode_changed, timeout=30_000):
+        window.open_run(str(two_runs[0]))
+    qtbot.waitUntil(lambda: window.evaluate_action.isEnabled(), timeout=30_000)
+    assert window.mode == EXPLORE
+    asked = []
+    monkeypatch.setattr(window.quality_view, "evaluate", lambda jobs, run: asked.append(run))
+    window.evaluate_action.trigger()
+    assert asked == [str(two_runs[0])]
