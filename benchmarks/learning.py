@@ -74,12 +74,18 @@ def train_for(config: RunConfig, run_dir: Path, minutes: float) -> None:
 
 
 def elapsed_by_step(run_dir: Path) -> dict[int, float]:
-    """The trainer's clock at each logged step (metrics.csv), for placing checkpoints in time."""
-    times = {}
+    """The trainer's clock at each logged step (metrics.csv), for placing checkpoints in time.
+    A resumed run's clock starts again from 0: its segments are laid end to end."""
+    times: dict[int, float] = {}
+    offset = last = 0.0
     with open(RunFolder(run_dir).metrics_path, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if row.get("elapsed_s"):
-                times[int(row["step"])] = float(row["elapsed_s"])
+                elapsed = float(row["elapsed_s"])
+                if elapsed < last:  # a resume
+                    offset += last
+                last = elapsed
+                times[int(row["step"])] = offset + elapsed
     return times
 
 
