@@ -26,7 +26,6 @@ def _plot(title: str, left: str) -> pg.PlotWidget:
     plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setLabel("bottom", "step")
     plot.setLabel("left", left)
-    plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
     return widget
 
 
@@ -42,8 +41,9 @@ class CompareRunsView(QWidget):
         self.quality_curves: list[pg.PlotDataItem] = []
         self.loss_curves: list[tuple[pg.PlotDataItem, pg.PlotDataItem]] = []
         self.quality_plot = _plot("Quality: SWD ×10³, lower is better", "SWD x1e3")
-        self.loss_plot = _plot("Losses: D solid, G dashed", "loss")
-        self.loss_plot.setXLink(self.quality_plot)
+        # One legend (on the quality plot): the losses use the same colour per run.
+        self.legend = self.quality_plot.getPlotItem().addLegend(offset=(-8, 8), labelTextSize="8pt")
+        self.loss_plot = _plot("Losses: D solid, G dashed (colours as above)", "loss")
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.quality_plot)
         splitter.addWidget(self.loss_plot)
@@ -94,9 +94,8 @@ class CompareRunsView(QWidget):
     def show_runs(self, runs: list[RunCurves]) -> None:
         """Overlay ``runs``' curves (replacing those shown)."""
         for plot in (self.quality_plot, self.loss_plot):
-            item = plot.getPlotItem()
-            item.clear()
-            item.legend.clear()
+            plot.getPlotItem().clear()
+        self.legend.clear()
         self.runs = list(runs)
         self.labels = legend_labels(self.runs)
         self.quality_curves, self.loss_curves = [], []
@@ -113,9 +112,7 @@ class CompareRunsView(QWidget):
                     name=label,
                 )
             )
-            loss_d = self.loss_plot.plot(
-                run.steps, run.loss_d, pen=pg.mkPen(colour, width=1), name=label
-            )
+            loss_d = self.loss_plot.plot(run.steps, run.loss_d, pen=pg.mkPen(colour, width=1))
             loss_g = self.loss_plot.plot(
                 run.steps,
                 run.loss_g,
@@ -129,6 +126,6 @@ class CompareRunsView(QWidget):
         self.notes.setText("\n".join(notes) if notes else f"{len(self.runs)} runs compared.")
         self.compared.emit(self.runs)
 
-    def legend_texts(self, plot: pg.PlotWidget) -> list[str]:
-        """The names in ``plot``'s legend, top to bottom (what the user reads)."""
-        return [label.text for _sample, label in plot.getPlotItem().legend.items]
+    def legend_texts(self) -> list[str]:
+        """The names in the legend, top to bottom (what the user reads)."""
+        return [label.text for _sample, label in self.legend.items]

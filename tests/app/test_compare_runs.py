@@ -45,8 +45,7 @@ def test_curves_and_legend_per_run(window, qtbot, two_runs, tmp_path, monkeypatc
         window.compare_runs_action.trigger()
     assert window.compare_dock.isVisible()
     assert view.labels == ["run-a — augment=translation", "run-b — augment=off", "not-trained"]
-    assert view.legend_texts(view.quality_plot) == view.labels
-    assert view.legend_texts(view.loss_plot) == view.labels
+    assert view.legend_texts() == view.labels
     for run, quality, (loss_d, loss_g) in zip(
         two_runs, view.quality_curves, view.loss_curves, strict=False
     ):
