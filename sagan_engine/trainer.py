@@ -54,11 +54,15 @@ from .models import Discriminator, Generator
 from .output_paths import check_output_folder, output_errors
 from .runs import RunFolder, default_runs_dir, new_run_name
 from .snapshots import SnapshotWriter
+from .standing_stats import is_batch_norm_statistic, measure_batch_norm_statistics
 
 Listener = Callable[[Event], None]
 # Offsets of the seeds of independent random streams, so that e.g. the fixed sample latents
 # never depend on how many training steps ran.
 _SAMPLE_SEED_OFFSET = 1_000_003
+_STANDING_STATS_SEED_OFFSET = 2_000_003
+# Forward passes of one training batch each that measure G_ema's batch-norm statistics.
+STANDING_STATS_BATCHES = 4
 
 
 @dataclass(frozen=True)
@@ -170,21 +174,28 @@ class Trainer:
         torch.manual_seed(train.seed)
         self.G = Generator(cfg.model).to(self.device)
         self.D = Discriminator(cfg.model).to(self.device)
-        self.G = self.dist.sync_batch_norm(self.G, self.device)
         self.G_ema = None
         if train.ema:
+            # Copied before G's batch norms become synchronised ones: G_ema measures its own
+            # statistics on each process alone (standing_stats).
             self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.G = self.dist.sync_batch_norm(self.G, self.device)
         self.memory_format = torch.channels_last if train.channels_last else torch.contiguous_format
         for model in (self.G, self.D, self.G_ema):
             if model is not None:
                 model.to(memory_format=self.memory_format)
         if self.G_ema is not None:
             # Listed once, after .to() has replaced the buffers: the EMA update runs every step.
+            # Spectral-norm vectors follow G; batch-norm statistics are G_ema's own.
+            followed = [
+                name for name, _ in self.G.named_buffers() if not is_batch_norm_statistic(name)
+            ]
+            ema_buffers, buffers = dict(self.G_ema.named_buffers()), dict(self.G.named_buffers())
             self._ema_tensors = (
                 list(self.G_ema.parameters()),
                 list(self.G.parameters()),
-                list(self.G_ema.buffers()),
-                list(self.G.buffers()),
+                [ema_buffers[name] for name in followed],
+                [buffers[name] for name in followed],
             )
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=train.lr_g, betas=train.betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=train.lr_d, betas=train.betas)
@@ -303,8 +314,20 @@ class Trainer:
         decay = train.ema_decay if self.step >= train.ema_start else 0.0
         ema_params, params, ema_buffers, buffers = self._ema_tensors
         torch._foreach_lerp_(ema_params, params, 1.0 - decay)
-        # Batch-norm statistics and spectral-norm vectors follow G directly.
-        torch._foreach_copy_(ema_buffers, buffers)
+        torch._foreach_copy_(ema_buffers, buffers)  # the spectral-norm vectors u, v
+
+    def _measure_ema_statistics(self) -> None:
+        """G_ema's batch-norm statistics, measured on its own weights (see standing_stats)."""
+        if self.G_ema is None:
+            return
+        with self._lock:  # the inspector's snapshot sees the statistics before or after
+            measure_batch_norm_statistics(
+                self.G_ema,
+                STANDING_STATS_BATCHES,
+                self.config.train.batch_size,
+                self.config.train.seed + _STANDING_STATS_SEED_OFFSET,
+                self.device,
+            )
 
     def _train_step(self) -> torch.Tensor:
         d_stats = torch.zeros(3, device=self.device)
@@ -465,6 +488,7 @@ class Trainer:
 
     @torch.no_grad()
     def _emit_samples(self) -> None:
+        self._measure_ema_statistics()  # on every process, so their G_ema stay equal
         if not self.dist.is_main:
             return
         source = self.G_ema if self.G_ema is not None else self.G
@@ -578,6 +602,7 @@ class Trainer:
             self._emit(Log(f"snapshot of step {self.step} not written: {err.strerror or err}"))
 
     def _save_checkpoint(self) -> None:
+        self._measure_ema_statistics()
         if not self.dist.is_main:
             self.dist.barrier()
             return
