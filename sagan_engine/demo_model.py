@@ -15,8 +15,11 @@ import torch
 
 from . import checkpoint as ckpt_io
 from .errors import CheckpointError
+from .models import Generator
+from .standing_stats import measure_batch_norm_statistics
 
 DEMO_RUN_NAME = "demo"
+EXPORT_STATS_BATCHES = 16  # x 64 latents measure the shipped EMA's batch-norm statistics
 DEMO_MODEL_FILE = "demo_generator.safetensors"
 
 
@@ -67,6 +70,8 @@ def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str =
     state = source.state_dict(weights)
     if not state:
         raise CheckpointError(f"{source.path}: no {weights} weights to export")
+    if weights == "G_ema":  # batch-norm statistics of the EMA weights themselves
+        state = ema_generator_with_own_statistics(source).state_dict()
     tensors = {
         f"{weights}/{name}": value.half() if value.is_floating_point() else value
         for name, value in state.items()
@@ -81,6 +86,15 @@ def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str =
     path = to / DEMO_MODEL_FILE
     ckpt_io.save_checkpoint(path, source.step, source.config, source.class_names, tensors, extra)
     return path
+
+
+def ema_generator_with_own_statistics(source: ckpt_io.Checkpoint) -> Generator:
+    """The checkpoint's EMA generator with batch-norm statistics measured on its weights
+    (checkpoints of runs trained before the trainer did so hold G's statistics)."""
+    generator = Generator(source.config.model)
+    ckpt_io.load_state(generator, source.state_dict("G_ema"), "EMA generator", source.path)
+    measure_batch_norm_statistics(generator, EXPORT_STATS_BATCHES, 64, seed=0)
+    return generator.eval()
 
 
 def load_demo_state(path: Path | None = None) -> dict[str, torch.Tensor]:

@@ -22,7 +22,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from sagan_engine.config import RunConfig, preset  # noqa: E402
-from sagan_engine.demo_model import DEMO_MODEL_DIR, export_demo_model  # noqa: E402
+from sagan_engine.demo_model import (  # noqa: E402
+    DEMO_MODEL_DIR,
+    ema_generator_with_own_statistics,
+    export_demo_model,
+)
 
 
 def demo_model_config(steps: int) -> RunConfig:
@@ -78,8 +82,11 @@ def closest_to_data(run: Path, n: int = 1000) -> str:
     reference = SWDReference(real, seed=0)
     scores = {}
     for name in ("G_ema", "G"):
-        generator = Generator(ckpt.config.model)
-        generator.load_state_dict(ckpt.state_dict(name))
+        if name == "G_ema":  # as the export writes it: its own batch-norm statistics
+            generator = ema_generator_with_own_statistics(ckpt)
+        else:
+            generator = Generator(ckpt.config.model)
+            generator.load_state_dict(ckpt.state_dict(name))
         fake = generate_images(generator.eval(), ckpt.config, len(real), seed=1)
         scores[name] = reference.distance(fake).average
         print(f"{name} at step {ckpt.step}: SWD x1e3 {scores[name]:.1f} ({len(real)} images)")
