@@ -38,7 +38,16 @@ VARIANTS = {
     "official+aug": {"augment": "color,translation,cutout", "attention_variant": "official"},
     "official": {"augment": "off", "attention_variant": "official"},
 }
-COLOURS = [(230, 25, 75), (0, 130, 200), (60, 180, 75), (245, 130, 48)]
+COLOURS = [
+    (230, 25, 75),
+    (0, 130, 200),
+    (60, 180, 75),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 140, 140),
+    (240, 50, 230),
+    (120, 120, 0),
+]
 
 
 def variant_config(name: str, checkpoint_every: int, seed: int) -> RunConfig:
@@ -90,27 +99,53 @@ def elapsed_by_step(run_dir: Path) -> dict[int, float]:
 
 
 def score_run(run_dir: Path, n: int, seed: int) -> list[dict]:
-    """SWD of every checkpoint of a run, with the wall time at which it was saved."""
-    from sagan_engine.metrics.evaluation import evaluate_generator
+    """SWD of G and of its EMA at every checkpoint of a run, with the wall time of each."""
+    from sagan_engine.checkpoint import load_checkpoint
+    from sagan_engine.data import load_demo_dataset
+    from sagan_engine.demo_model import ema_generator_with_own_statistics
+    from sagan_engine.metrics.evaluation import generate_images, random_sample
+    from sagan_engine.metrics.swd import SWDReference
+    from sagan_engine.models import Generator
 
     times = elapsed_by_step(run_dir)
     logged = np.array(sorted(times))
+    config = RunConfig.load(RunFolder(run_dir).config_path)
+    real = random_sample(load_demo_dataset(config.model.resolution).images, n, seed)
+    reference = SWDReference(real, seed)  # the real side's descriptors, once for all
     points = []
     for path in RunFolder(run_dir).checkpoints():
-        result = evaluate_generator(path, n=n, metrics=("swd",), seed=seed)
-        step = int(result.step or 0)
-        nearest = int(logged[np.abs(logged - step).argmin()]) if len(logged) else step
-        points.append(
-            {
-                "step": step,
-                "minutes": times.get(nearest, 0.0) / 60,
-                **{k: round(v, 3) for k, v in result.values.items()},
-            }
-        )
+        ckpt = load_checkpoint(path)
+        nearest = int(logged[np.abs(logged - ckpt.step).argmin()]) if len(logged) else ckpt.step
+        point = {"step": ckpt.step, "minutes": round(times.get(nearest, 0.0) / 60, 2)}
+        for name, key in (("G_ema", "swd_avg"), ("G", "swd_avg_G")):
+            state = ckpt.state_dict(name)
+            if not state:
+                continue
+            if name == "G_ema":  # with batch-norm statistics of its own weights
+                generator = ema_generator_with_own_statistics(ckpt)
+            else:
+                generator = Generator(ckpt.config.model)
+                generator.load_state_dict(state)
+            fake = generate_images(generator.eval(), ckpt.config, len(real), seed + 1)
+            point[key] = round(reference.distance(fake).average, 2)
+        points.append(point)
+        ema, raw = point.get("swd_avg", float("nan")), point.get("swd_avg_G", float("nan"))
         print(
-            f"  step {step:6d}  {points[-1]['minutes']:6.1f} min  SWD {points[-1]['swd_avg']:.1f}"
+            f"  step {point['step']:6d}  {point['minutes']:6.1f} min  "
+            f"SWD x1e3: EMA {ema:6.1f}  G {raw:6.1f}"
         )
     return points
+
+
+def as_lines(curves: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """One plotted line per run and generator: "name EMA" and "name G"."""
+    lines = {}
+    for name, points in curves.items():
+        for key, label in (("swd_avg", "EMA"), ("swd_avg_G", "G")):
+            line = [{"minutes": p["minutes"], "swd_avg": p[key]} for p in points if key in p]
+            if line:
+                lines[f"{name} {label}"] = line
+    return lines
 
 
 def plot(curves: dict[str, list[dict]], path: Path, size=(720, 420)) -> None:
@@ -183,7 +218,7 @@ def main() -> int:
         "curves": curves,
     }
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    plot(curves, args.out.with_suffix(".png"))
+    plot(as_lines(curves), args.out.with_suffix(".png"))
     print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.png')}")
     return 0
 
