@@ -277,7 +277,9 @@ def _preset_demo() -> RunConfig:
             checkpoint_every=500,
             n_samples=36,
             ema_decay=0.99,
-            eval_every=250,  # a quality curve of 12 points; under 3% of the run's time
+            # A quality curve of 6 points. An evaluation takes <= 3.8 CPU-s on one thread
+            # (docs/benchmarks.md): <= 2.8% of the run even at the fastest demo step measured.
+            eval_every=500,
         ),
         preset="demo",
     )
