@@ -137,6 +137,8 @@ class LatentExplorer(QWidget):
     def _build(self) -> None:
         self.seed_a, self.use_a, self.label_a = self._endpoint_widgets("A")
         self.seed_b, self.use_b, self.label_b = self._endpoint_widgets("B")
+        self.seed_a.setValue(self.a.seed)  # before the signals are connected: the path's ends
+        self.seed_b.setValue(self.b.seed)
         self.frames = QSpinBox()
         self.frames.setRange(2, 16)
         self.frames.setValue(8)

@@ -77,6 +77,8 @@ def test_path_slider_moves_the_image_and_the_maps_follow(qtbot, explore, renders
     window, explorer = explore, explore.latent_explorer
     assert window.latent_dock.isVisible()
     assert explorer.strip.images.shape == (8, 32, 32, 3)
+    # The seed boxes show the path's ends.
+    assert (explorer.seed_a.value(), explorer.seed_b.value()) == (explorer.a.seed, explorer.b.seed)
     image, maps = window.attention_view.image.copy(), heatmaps(window)
     assert len(maps) == 2  # two queries, one attention layer
 
