@@ -26,7 +26,7 @@ run: setup
 	$(BIN)/python -m app --demo
 
 test: setup
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/run_tests.py
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

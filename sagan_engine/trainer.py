@@ -122,6 +122,7 @@ class Trainer:
         self.step = 0
         self.last_checkpoint: Path | None = None
         self._built = False
+        self._ema_statistics_step: int | None = None  # when G_ema's BN statistics were measured
         self._snapshots: SnapshotWriter | None = None
 
     # ----------------------------------------------------------------- control (any thread)
@@ -318,8 +319,9 @@ class Trainer:
 
     def _measure_ema_statistics(self) -> None:
         """G_ema's batch-norm statistics, measured on its own weights (see standing_stats)."""
-        if self.G_ema is None:
-            return
+        if self.G_ema is None or self._ema_statistics_step == self.step:
+            return  # once a step: the samples and the checkpoint of a step share them
+        self._ema_statistics_step = self.step
         with self._lock:  # the inspector's snapshot sees the statistics before or after
             measure_batch_norm_statistics(
                 self.G_ema,
