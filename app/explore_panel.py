@@ -77,8 +77,7 @@ class ExplorePanel(QGroupBox):
         self.threshold.setDecimals(2)
         self.threshold.setSpecialValueText("off")
         self.threshold.setToolTip(
-            "BigGAN's truncation: latent components with |z| above this are drawn again "
-            "(off: none)"
+            "BigGAN's truncation: latent components with |z| above this are drawn again (off: none)"
         )
         psi_row = QHBoxLayout()
         psi_row.addWidget(self.psi, 1)

@@ -217,9 +217,11 @@ def metrics_rows(
     rows: list[dict[str, float]] = []
     for cells in sorted(map(_cells, stats + attention + quality), key=lambda c: c["step"]):
         last = rows[-1] if rows else None
-        if last is not None and last["step"] == cells["step"] and last.keys() & cells.keys() == {
-            "step"
-        }:
+        if (
+            last is not None
+            and last["step"] == cells["step"]
+            and last.keys() & cells.keys() == {"step"}
+        ):
             last.update(cells)
         else:
             rows.append(cells)
