@@ -102,10 +102,9 @@ def score_run(run_dir: Path, n: int, seed: int) -> list[dict]:
     """SWD of G and of its EMA at every checkpoint of a run, with the wall time of each."""
     from sagan_engine.checkpoint import load_checkpoint
     from sagan_engine.data import load_demo_dataset
-    from sagan_engine.demo_model import ema_generator_with_own_statistics
+    from sagan_engine.demo_model import checkpoint_generator
     from sagan_engine.metrics.evaluation import generate_images, random_sample
     from sagan_engine.metrics.swd import SWDReference
-    from sagan_engine.models import Generator
 
     times = elapsed_by_step(run_dir)
     logged = np.array(sorted(times))
@@ -118,15 +117,10 @@ def score_run(run_dir: Path, n: int, seed: int) -> list[dict]:
         nearest = int(logged[np.abs(logged - ckpt.step).argmin()]) if len(logged) else ckpt.step
         point = {"step": ckpt.step, "minutes": round(times.get(nearest, 0.0) / 60, 2)}
         for name, key in (("G_ema", "swd_avg"), ("G", "swd_avg_G")):
-            state = ckpt.state_dict(name)
-            if not state:
+            if not ckpt.state_dict(name):
                 continue
-            if name == "G_ema":  # with batch-norm statistics of its own weights
-                generator = ema_generator_with_own_statistics(ckpt)
-            else:
-                generator = Generator(ckpt.config.model)
-                generator.load_state_dict(state)
-            fake = generate_images(generator.eval(), ckpt.config, len(real), seed + 1)
+            generator = checkpoint_generator(ckpt, name)  # EMA: its own BN statistics
+            fake = generate_images(generator, ckpt.config, len(real), seed + 1)
             point[key] = round(reference.distance(fake).average, 2)
         points.append(point)
         ema, raw = point.get("swd_avg", float("nan")), point.get("swd_avg_G", float("nan"))

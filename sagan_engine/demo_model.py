@@ -67,11 +67,9 @@ def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str =
     if weights not in ("G_ema", "G"):
         raise ValueError(f"weights must be 'G_ema' or 'G', not {weights!r}")
     source = ckpt_io.load_checkpoint(ckpt_io.resolve_checkpoint(run))
-    state = source.state_dict(weights)
-    if not state:
+    if not source.state_dict(weights):
         raise CheckpointError(f"{source.path}: no {weights} weights to export")
-    if weights == "G_ema":  # batch-norm statistics of the EMA weights themselves
-        state = ema_generator_with_own_statistics(source).state_dict()
+    state = checkpoint_generator(source, weights).state_dict()
     tensors = {
         f"{weights}/{name}": value.half() if value.is_floating_point() else value
         for name, value in state.items()
@@ -94,6 +92,16 @@ def ema_generator_with_own_statistics(source: ckpt_io.Checkpoint) -> Generator:
     generator = Generator(source.config.model)
     ckpt_io.load_state(generator, source.state_dict("G_ema"), "EMA generator", source.path)
     measure_batch_norm_statistics(generator, EXPORT_STATS_BATCHES, 64, seed=0)
+    return generator.eval()
+
+
+def checkpoint_generator(source: ckpt_io.Checkpoint, weights: str) -> Generator:
+    """A checkpoint's G (``"G"``) or its EMA (``"G_ema"``, with batch-norm statistics of its
+    own weights), in eval mode: the generator as the demo export would write it."""
+    if weights == "G_ema":
+        return ema_generator_with_own_statistics(source)
+    generator = Generator(source.config.model)
+    ckpt_io.load_state(generator, source.state_dict(weights), "generator", source.path)
     return generator.eval()
 
 

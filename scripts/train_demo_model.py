@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 from sagan_engine.config import RunConfig, preset  # noqa: E402
 from sagan_engine.demo_model import (  # noqa: E402
     DEMO_MODEL_DIR,
-    ema_generator_with_own_statistics,
+    checkpoint_generator,
     export_demo_model,
 )
 
@@ -75,19 +75,14 @@ def closest_to_data(run: Path, n: int = 1000) -> str:
     from sagan_engine.data import load_demo_dataset
     from sagan_engine.metrics.evaluation import generate_images, random_sample
     from sagan_engine.metrics.swd import SWDReference
-    from sagan_engine.models import Generator
 
     ckpt = load_checkpoint(resolve_checkpoint(run))
     real = random_sample(load_demo_dataset(ckpt.config.model.resolution).images, n, seed=0)
     reference = SWDReference(real, seed=0)
     scores = {}
     for name in ("G_ema", "G"):
-        if name == "G_ema":  # as the export writes it: its own batch-norm statistics
-            generator = ema_generator_with_own_statistics(ckpt)
-        else:
-            generator = Generator(ckpt.config.model)
-            generator.load_state_dict(ckpt.state_dict(name))
-        fake = generate_images(generator.eval(), ckpt.config, len(real), seed=1)
+        generator = checkpoint_generator(ckpt, name)  # as the export would write it
+        fake = generate_images(generator, ckpt.config, len(real), seed=1)
         scores[name] = reference.distance(fake).average
         print(f"{name} at step {ckpt.step}: SWD x1e3 {scores[name]:.1f} ({len(real)} images)")
     return (
