@@ -22,7 +22,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from sagan_engine import trainer as trainer_module  # noqa: E402
+from sagan_engine import checkpoint as checkpoint_module  # noqa: E402
 from sagan_engine.distributed import DistributedContext  # noqa: E402
 from sagan_engine.trainer import Trainer  # noqa: E402
 from tests.engine.conftest import synthetic_dataset, tiny_config  # noqa: E402
@@ -91,7 +91,7 @@ def main() -> int:
     assert context.world_size == 2, context
 
     written: list[str] = []  # every file this rank writes through the trainer
-    save_checkpoint = trainer_module.ckpt_io.save_checkpoint
+    save_checkpoint = checkpoint_module.save_checkpoint
     save_image = Image.Image.save
 
     def counting_checkpoint(path, *args, **kwargs):
@@ -102,7 +102,7 @@ def main() -> int:
         written.append(str(path))
         return save_image(self, path, *args, **kwargs)
 
-    trainer_module.ckpt_io.save_checkpoint = counting_checkpoint
+    checkpoint_module.save_checkpoint = counting_checkpoint
     Image.Image.save = counting_image
     append_metrics = Trainer._append_metrics
 

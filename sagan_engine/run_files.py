@@ -1,0 +1,164 @@
+"""The run folder side of the trainer: config and dataset summary, metrics.csv, checkpoints,
+snapshots, and resuming from a checkpoint. A mixin of :class:`sagan_engine.trainer.Trainer`,
+kept apart so that trainer.py reads as the training loop (``self`` is the Trainer)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Iterable
+
+import torch
+
+from . import checkpoint as ckpt_io
+from .errors import CheckpointError, ConfigError, OutputError, TrainingError
+from .events import AttentionStats, CheckpointSaved, Log, QualityMeasured, StepStats
+from .export import metrics_header, metrics_rows
+from .metrics.evaluator import quality_columns
+from .output_paths import check_output_folder, output_errors
+from .snapshots import SnapshotWriter
+
+
+class RunFiles:
+    """What a run writes to and reads from its folder."""
+
+    def _prepare_run_folder(self) -> None:
+        folder = self.run_folder
+        if folder.is_run() and not self._resume_from:
+            if folder.latest_checkpoint() is not None:
+                raise ConfigError(
+                    f"{folder.path} already holds a run; resume it or choose another folder"
+                )
+        summary = {
+            "source": self.dataset.source,
+            "images": len(self.dataset),
+            "class_names": list(self.dataset.class_names),
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.dataset.skipped],
+        }
+        check_output_folder(folder.path)
+        created = not folder.path.exists()
+        try:
+            with output_errors(folder.path, "cannot create the run folder"):
+                folder.create()
+                self.config.save(folder.config_path)
+                ckpt_io.write_atomically(
+                    folder.dataset_path, (json.dumps(summary, indent=2) + "\n").encode("utf-8")
+                )
+        except OutputError:
+            if created:  # nothing half-made left behind
+                shutil.rmtree(folder.path, ignore_errors=True)
+            raise
+
+    def _append_metrics(
+        self,
+        stats: Iterable[StepStats] = (),
+        attention: Iterable[AttentionStats] = (),
+        quality: Iterable[QualityMeasured] = (),
+    ) -> None:
+        """Append rows to metrics.csv. Its header is written once, when the file is created, with
+        every column the run can fill; a resumed run keeps the header its file already has."""
+        path = self.run_folder.metrics_path
+        new = not path.exists() or path.stat().st_size == 0
+        if new:
+            header = metrics_header(
+                (name for name, _ in self.G.attention_layers() + self.D.attention_layers()),
+                (name for name, _ in self.G.attention_layers()),
+                quality_columns(self.config),
+            )
+        else:
+            with open(path, newline="", encoding="utf-8") as handle:
+                header = next(csv.reader(handle), [])
+        _, rows = metrics_rows(stats, attention, header=header, quality=quality)
+        with open(path, "a", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(header)
+            writer.writerows(rows)
+
+    def _training_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+        tensors: dict[str, torch.Tensor] = {}
+        for prefix, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            if module is not None:
+                tensors.update({f"{prefix}/{k}": v for k, v in module.state_dict().items()})
+        opt_g, groups_g = ckpt_io.optimizer_tensors(self.opt_G, "opt_G")
+        opt_d, groups_d = ckpt_io.optimizer_tensors(self.opt_D, "opt_D")
+        tensors.update(opt_g)
+        tensors.update(opt_d)
+        tensors["rng/state"] = self.rng.get_state()
+        tensors["scaler/scale"] = torch.tensor(
+            self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
+        )
+        extra = {
+            "opt_G_groups": groups_g,
+            "opt_D_groups": groups_d,
+            "world_size": self.dist.world_size,
+        }
+        return tensors, extra
+
+    def _write_snapshot(self, final: bool = False) -> None:
+        """The fp16 EMA-G snapshot of this step, when the log-spaced schedule has one."""
+        keep = self.config.train.snapshots
+        if not keep or not self.dist.is_main:
+            return
+        if self._snapshots is None:
+            self._snapshots = SnapshotWriter(
+                self.run_folder.path, self.config, self.dataset.class_names, keep
+            )
+        source = self.G_ema if self.G_ema is not None else self.G
+        try:
+            self._snapshots.offer(self.step, source, self.G_ema is not None, final=final)
+        except OSError as err:  # a replay aid: training goes on without it
+            self._emit(Log(f"snapshot of step {self.step} not written: {err.strerror or err}"))
+
+    def _save_checkpoint(self) -> None:
+        self._measure_ema_statistics()
+        if not self.dist.is_main:
+            self.dist.barrier()
+            return
+        tensors, extra = self._training_tensors()
+        for name, value in tensors.items():
+            if value.is_floating_point() and not torch.isfinite(value).all():
+                raise TrainingError(
+                    f"non-finite values in {name} at step {self.step}; the checkpoint was not "
+                    "written so the last good one stays intact"
+                )
+        path = self.run_folder.checkpoint_path(self.step)
+        try:
+            ckpt_io.save_checkpoint(
+                path, self.step, self.config, self.dataset.class_names, tensors, extra
+            )
+        except OSError as err:
+            raise TrainingError(f"cannot write checkpoint {path}: {err.strerror or err}") from err
+        self.last_checkpoint = path
+        for old in self.run_folder.checkpoints()[: -self.config.train.keep_checkpoints]:
+            old.unlink(missing_ok=True)
+        self._emit(CheckpointSaved(self.step, str(path)))
+        self.dist.barrier()
+
+    def _load_for_resume(self) -> None:
+        source = self._resume_from
+        path = ckpt_io.resolve_checkpoint(self.run_folder.path if source is True else source)
+        ckpt = ckpt_io.load_checkpoint(path, device=self.device)
+        if ckpt.config.model != self.config.model:
+            raise CheckpointError(
+                f"{path}: made for a different model ({ckpt.config.model}); "
+                f"this run is {self.config.model}"
+            )
+        ckpt_io.load_state(self.G, ckpt.state_dict("G"), "generator", path)
+        ckpt_io.load_state(self.D, ckpt.state_dict("D"), "discriminator", path)
+        if self.G_ema is not None:
+            ema = ckpt.state_dict("G_ema") or ckpt.state_dict("G")
+            ckpt_io.load_state(self.G_ema, ema, "EMA generator", path)
+        ckpt_io.restore_optimizer(self.opt_G, ckpt, "opt_G", ckpt.extra["opt_G_groups"])
+        ckpt_io.restore_optimizer(self.opt_D, ckpt, "opt_D", ckpt.extra["opt_D_groups"])
+        if ckpt.extra.get("world_size", 1) == self.dist.world_size:
+            self.rng.set_state(ckpt.tensors["rng/state"].cpu())
+        else:
+            # A different number of processes draws different shards: exactness is moot.
+            self.rng.manual_seed(self.config.train.seed * 1000 + self.dist.rank + ckpt.step)
+        if self.scaler.is_enabled():
+            self.scaler.update(float(ckpt.tensors["scaler/scale"]))
+        self.step = ckpt.step
+        self.last_checkpoint = path
+        self._emit(Log(f"resumed from {path} at step {ckpt.step}"))
