@@ -10,7 +10,12 @@ SWD against wall time, writes JSON and a PNG plot::
     python benchmarks/learning.py --from-run runs/demo-model     # score an existing run
 
 Wall time is the trainer's own ``elapsed_s`` (metrics.csv), so a busy machine shows up as a
-slower curve: write the machine and its load beside every figure.
+slower curve: write the machine and its load beside every figure. On a shared machine give a
+step budget instead (``--steps``, e.g. 30 minutes' worth at the idle step time) and
+``--step-seconds`` (the idle seconds per step, measured with ``bench``): every point is then
+placed at ``step x step-seconds``, so the curves do not depend on what else ran::
+
+    python benchmarks/learning.py --steps 2070 --step-seconds 0.87 --variants paper,official
 """
 
 from __future__ import annotations
@@ -50,12 +55,14 @@ COLOURS = [
 ]
 
 
-def variant_config(name: str, checkpoint_every: int, seed: int) -> RunConfig:
+def variant_config(
+    name: str, checkpoint_every: int, seed: int, steps: int = 10_000_000
+) -> RunConfig:
     settings = VARIANTS[name]
     return preset("demo").replace(
         model={"attention_variant": settings["attention_variant"]},
         train={
-            "steps": 10_000_000,
+            "steps": steps,
             "augment": settings["augment"],
             "checkpoint_every": checkpoint_every,
             "keep_checkpoints": 100_000,
@@ -98,8 +105,15 @@ def elapsed_by_step(run_dir: Path) -> dict[int, float]:
     return times
 
 
-def score_run(run_dir: Path, n: int, seed: int) -> list[dict]:
-    """SWD of G and of its EMA at every checkpoint of a run, with the wall time of each."""
+def score_run(
+    run_dir: Path,
+    n: int,
+    seed: int,
+    step_seconds: float | None = None,
+    max_step: int | None = None,
+) -> list[dict]:
+    """SWD of G and of its EMA at every checkpoint of a run, with the wall time of each:
+    the trainer's clock, or ``step x step_seconds`` when that is given."""
     from sagan_engine.checkpoint import load_checkpoint
     from sagan_engine.data import load_demo_dataset
     from sagan_engine.demo_model import checkpoint_generator
@@ -114,8 +128,13 @@ def score_run(run_dir: Path, n: int, seed: int) -> list[dict]:
     points = []
     for path in RunFolder(run_dir).checkpoints():
         ckpt = load_checkpoint(path)
+        if max_step is not None and ckpt.step > max_step:
+            continue
         nearest = int(logged[np.abs(logged - ckpt.step).argmin()]) if len(logged) else ckpt.step
-        point = {"step": ckpt.step, "minutes": round(times.get(nearest, 0.0) / 60, 2)}
+        point = {"step": ckpt.step, "trainer_minutes": round(times.get(nearest, 0.0) / 60, 2)}
+        point["minutes"] = (
+            round(ckpt.step * step_seconds / 60, 2) if step_seconds else point["trainer_minutes"]
+        )
         for name, key in (("G_ema", "swd_avg"), ("G", "swd_avg_G")):
             if not ckpt.state_dict(name):
                 continue
@@ -182,6 +201,12 @@ def plot(curves: dict[str, list[dict]], path: Path, size=(720, 420)) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--steps", type=int, help="a step budget instead of --minutes")
+    parser.add_argument(
+        "--step-seconds", type=float, help="place points at step x this (idle s/step)"
+    )
+    parser.add_argument("--max-step", type=int, help="score checkpoints up to this step")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
     parser.add_argument("--variants", default="paper+aug,paper")
     parser.add_argument("--checkpoint-every", type=int, default=250)
     parser.add_argument("--n", type=int, default=1000, help="images per SWD evaluation")
@@ -191,23 +216,32 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="where runs go (default: a temporary folder)")
     args = parser.parse_args()
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     curves: dict[str, list[dict]] = {}
     for run in args.from_run:
         print(f"{run}:")
-        curves[run.name] = score_run(run, args.n, args.seed)
+        curves[run.name] = score_run(run, args.n, args.seed, args.step_seconds, args.max_step)
     if not args.from_run:
         work = args.work or Path(tempfile.mkdtemp(prefix="sagan-learning-"))
         for name in args.variants.split(","):
             if name not in VARIANTS:
                 parser.error(f"unknown variant {name!r}: choose from {', '.join(VARIANTS)}")
             run_dir = work / name
-            print(f"{name}: training {args.minutes} min in {run_dir}")
-            train_for(variant_config(name, args.checkpoint_every, args.seed), run_dir, args.minutes)
-            curves[name] = score_run(run_dir, args.n, args.seed)
+            budget = f"{args.steps} steps" if args.steps else f"{args.minutes} min"
+            print(f"{name}: training {budget} in {run_dir}")
+            config = variant_config(name, args.checkpoint_every, args.seed, args.steps or 10**7)
+            train_for(config, run_dir, float("inf") if args.steps else args.minutes)
+            curves[name] = score_run(run_dir, args.n, args.seed, args.step_seconds, args.max_step)
     report = {
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "minutes": args.minutes,
+        "steps": args.steps,
+        "step_seconds": args.step_seconds,
+        "threads": args.threads,
         "n": args.n,
         "curves": curves,
     }
