@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from sagan_engine import data
+from sagan_engine import data, data_decode, data_scan
 from sagan_engine.data import (
     IMAGE_EXTENSIONS,
     FolderScan,
@@ -64,8 +64,9 @@ def corpus(tmp_path_factory) -> Path:
 # --------------------------------------------------------------------------- module rules
 
 
-def test_data_module_imports_neither_qt_nor_torch():
-    tree = ast.parse(Path(data.__file__).read_text(encoding="utf-8"))
+@pytest.mark.parametrize("module", [data, data_scan, data_decode], ids=lambda m: m.__name__)
+def test_data_module_imports_neither_qt_nor_torch(module):
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -226,7 +227,7 @@ def test_any_unexpected_decoder_exception_is_a_skip(tmp_path, monkeypatch):
     def explode(*args, **kwargs):
         raise ZeroDivisionError("decoder bug")
 
-    monkeypatch.setattr(data, "_centre_square", explode)
+    monkeypatch.setattr(data_decode, "_centre_square", explode)
     with pytest.raises(ImageSkip, match=r"^cannot decode \(ZeroDivisionError: decoder bug\)$"):
         decode_image(path, RES)
 
@@ -393,7 +394,7 @@ def test_scanning_100000_files_takes_seconds(tmp_path):
 def test_scan_progress_counts_images_and_folders_and_ends_with_the_totals(tmp_path, monkeypatch):
     bad_images.write_tiny_files(tmp_path, 20_000)
     clock = iter(range(10**9))  # each reading 1 s later: every chance to report is taken
-    monkeypatch.setattr(data.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(data_scan.time, "monotonic", lambda: float(next(clock)))
     calls: list[tuple[int, int]] = []
     scan = scan_folder(tmp_path, progress=lambda *call: calls.append(call))
     folders = 1 + sum(1 for p in tmp_path.rglob("*") if p.is_dir())
@@ -405,7 +406,7 @@ def test_scan_progress_counts_images_and_folders_and_ends_with_the_totals(tmp_pa
 
 def test_scan_progress_is_throttled(tmp_path, monkeypatch):
     bad_images.write_tiny_files(tmp_path, 20_000)
-    monkeypatch.setattr(data.time, "monotonic", lambda: 1000.0)  # time stands still
+    monkeypatch.setattr(data_scan.time, "monotonic", lambda: 1000.0)  # time stands still
     calls: list[tuple[int, int]] = []
     scan_folder(tmp_path, progress=lambda *call: calls.append(call))
     assert len(calls) == 1 and calls[0][0] == 20_000  # only the final count
@@ -424,7 +425,7 @@ def test_progress_starts_at_zero_and_ends_at_total(tmp_path):
 
 def test_progress_is_throttled(tmp_path, monkeypatch):
     write_images(tmp_path, [f"{i:03d}.png" for i in range(40)])
-    monkeypatch.setattr(data.time, "monotonic", lambda: 1000.0)  # time stands still
+    monkeypatch.setattr(data_scan.time, "monotonic", lambda: 1000.0)  # time stands still
     calls: list[tuple[int, int]] = []
     load_image_folder(
         tmp_path, RES, cache_dir=None, workers=1, progress=lambda *call: calls.append(call)
