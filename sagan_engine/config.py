@@ -23,7 +23,7 @@ from .errors import ConfigError
 RESOLUTIONS = (32, 64, 128)
 ATTENTION_VARIANTS = ("paper", "official")
 LOSSES = ("hinge", "bce")
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
