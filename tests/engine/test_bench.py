@@ -10,6 +10,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from sagan_engine import bench
+from sagan_engine.bench_flops import PeakMeter, step_flops
+from sagan_engine.bench_reference import load_reference
 from sagan_engine.config import preset
 from sagan_engine.models import Discriminator, Generator
 
@@ -40,7 +42,10 @@ def _positive(value) -> bool:
 
 def test_quick_bench_reports_training_figures_for_engine_and_reference(quick_report):
     assert quick_report["machine"]["device"] == "cpu"
-    assert _positive(quick_report["matmul_peak"]["flop_per_s"])
+    for peak in (quick_report["matmul_peak"], quick_report["matmul_peak_fp32"]):
+        assert _positive(peak["flop_per_s"]) and peak["samples"] >= 2
+        assert peak["median_flop_per_s"] <= peak["flop_per_s"]
+    assert quick_report["matmul_peak_fp32"]["dtype"] == "float32"
     (figures,) = quick_report["presets"]
     assert figures["preset"] == "demo" and figures["batch_size"] == 4
     for run in (figures["engine"], figures["reference"]):
@@ -54,6 +59,9 @@ def test_quick_bench_reports_training_figures_for_engine_and_reference(quick_rep
     )
     for name in ("speedup", "flops_per_step", "achieved_flop_per_s", "fraction_of_peak"):
         assert _positive(figures[name]), name
+    assert figures["fraction_of_fp32_peak"] == pytest.approx(
+        figures["achieved_flop_per_s"] / quick_report["matmul_peak_fp32"]["flop_per_s"]
+    )
 
 
 def test_quick_bench_splits_step_time_between_g_d_and_attention(quick_report):
@@ -79,29 +87,70 @@ def test_quick_bench_reports_options_latency_memory_and_gui(quick_report):
 
 def test_a_measurement_runs_in_a_process_of_its_own():
     settings = bench.BenchSettings.quick_settings(threads=1)
-    cfg = bench._preset_config("demo", settings, torch.device("cpu"))
-    run = bench.run_measurement(bench._spec("engine", "isolated", cfg, settings), isolate=True)
+    cfg = bench.preset_config("demo", settings, torch.device("cpu"))
+    run = bench.run_measurement(bench.run_spec("engine", "isolated", cfg, settings), isolate=True)
     assert run.label == "isolated" and run.steps >= settings.min_steps
     assert run.images_per_s > 0 and run.options["threads"] == 1
 
 
+def test_the_matmul_peak_is_the_best_of_bursts_taken_between_runs():
+    meter = PeakMeter(torch.device("cpu"), (torch.float32,), size=64, burst_seconds=0.001)
+    meter.sample(0.0)  # at least one burst per dtype and size, even with no time asked
+    assert meter.peak(torch.float32).samples == 1
+    meter.sample(0.02)
+    meter.sample(0.02)
+    later = meter.peak(torch.float32)
+    assert later.samples >= 3 and later.dtype == "float32" and later.size == 64
+    rates = [rate for rate, _ in meter._rates[torch.float32]]
+    assert later.flop_per_s == max(rates)
+    assert min(rates) <= later.median_flop_per_s <= later.flop_per_s
+    with pytest.raises(RuntimeError, match="bfloat16"):
+        PeakMeter(torch.device("cpu"), (torch.bfloat16,)).peak(torch.bfloat16)
+
+
+def test_an_engine_above_the_peak_gets_a_note_not_a_silent_figure():
+    meter = PeakMeter(torch.device("cpu"), (torch.float32,), size=64, burst_seconds=0.001)
+    meter.sample(0.0)
+    peak = meter.peak(torch.float32).flop_per_s
+    run = bench.TrainingRun(
+        "engine",
+        "x",
+        "demo",
+        4,
+        {"precision": "fp32"},
+        2,
+        1.0,
+        8.0,
+        125.0,
+        1.0,
+        8.0,
+        None,
+        None,
+        None,
+    )
+    figures = bench.PresetFigures("demo", 4, 32, run, None, None, None, 1.0, 2 * peak, None)
+    notes: list[str] = []
+    bench._divide_by_peaks(figures, meter, torch.device("cpu"), notes)
+    assert figures.fraction_of_peak == pytest.approx(2.0)
+    assert figures.fraction_of_fp32_peak == pytest.approx(2.0)
+    assert len(notes) == 1 and "200%" in notes[0] and "under-measured" in notes[0]
+
+
 def test_flops_of_a_step_are_counted_at_the_preset_batch():
-    reference = bench.load_reference()
+    reference = load_reference()
     cfg = preset("demo").replace(train={"batch_size": 6, "device": "cpu"})
-    flops = bench.step_flops(cfg, reference)
+    flops = step_flops(cfg, reference)
     # Three G passes (two with weight gradients) and three D passes over the batch at least.
     model = cfg.model
     with FlopCounterMode(display=False) as counter:
         Generator(model)(torch.randn(6, model.z_dim))
     assert flops > 3 * counter.get_total_flops()
-    assert flops == pytest.approx(
-        3 * bench.step_flops(cfg.replace(train={"batch_size": 2}), reference)
-    )
+    assert flops == pytest.approx(3 * step_flops(cfg.replace(train={"batch_size": 2}), reference))
 
 
 @pytest.mark.parametrize("num_classes", [0, 3])
 def test_reference_model_has_the_engine_architecture(num_classes):
-    reference = bench.load_reference()
+    reference = load_reference()
     model = preset("demo").model
     model.num_classes = num_classes
     G_ref, D_ref = reference.build(model, torch.device("cpu"))  # asserts parameter counts
