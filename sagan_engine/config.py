@@ -25,6 +25,7 @@ ATTENTION_VARIANTS = ("paper", "official")
 LOSSES = ("hinge", "bce")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DATA_CACHES = ("auto", "memory", "disk")
 
 
 @dataclass
@@ -98,11 +99,24 @@ class DataConfig:
     # Class labels: "auto" = one class per sub-folder when two or more hold every image;
     # "none" = unconditional whatever the folders (sagan_engine.class_labels).
     classes: str = "auto"
+    # Where decoded images live while training (sagan_engine.training_data): "memory" (all in
+    # RAM, or on the device with cache_on_device), "disk" (memory-mapped shards read by a
+    # DataLoader; memory does not grow with the folder) or "auto" (memory below a size limit).
+    cache: str = "auto"
+    # DataLoader worker processes reading the disk cache, per training process; -1 = auto.
+    loader_workers: int = -1
 
     def validate(self) -> None:
         if self.folder is not None:
             _require(bool(self.folder.strip()), "data.folder", self.folder, "a folder path")
         _require(self.classes in CLASS_MODES, "data.classes", self.classes, f"one of {CLASS_MODES}")
+        _require(self.cache in DATA_CACHES, "data.cache", self.cache, f"one of {DATA_CACHES}")
+        _require(
+            -1 <= self.loader_workers <= 256,
+            "data.loader_workers",
+            self.loader_workers,
+            "-1 (auto), 0 (read in the training process) or a number of processes",
+        )
 
 
 @dataclass
