@@ -20,6 +20,7 @@ from sagan_engine.attention import AttentionResult, Query, attention_maps, fold_
 from sagan_engine.checkpoint import load_generator
 from sagan_engine.config import RunConfig
 from sagan_engine.cpu_threads import set_threads_of_this_thread
+from sagan_engine.interruption import Interrupted, interruptible
 from sagan_engine.latent_paths import Truncation, seed_latents
 from sagan_engine.models import Generator
 from sagan_engine.runs import RunFolder
@@ -87,6 +88,7 @@ class _Task:
     token: int
     work: Callable[[Generator], object]  # engine code: plain inputs in, plain results out
     priority: int = 1  # lower runs first among pending tasks
+    yields: bool = False  # stops between G's layers when more urgent work waits, then reruns
 
 
 @dataclass(frozen=True)
@@ -252,8 +254,34 @@ class _Renderer(QObject):
         self.attention_ready.emit(AttentionReply(request.token, result, self.step))
 
     def _task(self, request: _Task) -> None:
-        result = request.work(self._generator())
+        generator = self._generator()
+        if not request.yields:
+            result = request.work(generator)
+        else:
+            try:
+                with interruptible(generator, lambda: self._more_urgent(request.priority)):
+                    result = request.work(generator)
+            except Interrupted:
+                self._requeue(request)
+                return
         self.task_done.emit(TaskReply(request.key, request.token, result, self.step))
+
+    def _more_urgent(self, priority: int) -> bool:
+        """Whether a pending request would run before a task of ``priority``: a model, a
+        grid, a click, or a task of a lower priority number (a slider's frame)."""
+        with self._lock:
+            return any(
+                kind in ("source", "samples", "attention")
+                or (kind.startswith("task:") and request.priority < priority)
+                for kind, request in self._pending.items()
+            )
+
+    def _requeue(self, request: _Task) -> None:
+        """An interrupted task runs again after the urgent work, unless a newer one of its
+        key replaced it meanwhile or another model is coming (its work would not apply)."""
+        with self._lock:
+            if "source" not in self._pending:
+                self._pending.setdefault(f"task:{request.key}", request)
 
 
 class InspectorWorker(QObject):
@@ -319,16 +347,25 @@ class InspectorWorker(QObject):
     ) -> None:
         self._request("samples", _Draw(count, seed, label, truncation))
 
-    def run_task(self, key: str, work: Callable[[Generator], object], priority: int = 1) -> int:
+    def run_task(
+        self,
+        key: str,
+        work: Callable[[Generator], object],
+        priority: int = 1,
+        yields: bool = False,
+    ) -> int:
         """Run ``work(generator)`` on the worker thread; returns a token.
 
         A task not yet started is replaced by a newer one of the same ``key`` (a slider's
         positions: only the latest renders); while a slider is dragged, each answer still
         arrives, so the picture follows at the speed of the renders. Among pending tasks the
-        lowest ``priority`` runs first. ``work`` must only call engine functions on plain data.
+        lowest ``priority`` runs first. A task that ``yields`` (background work: a class row,
+        a path strip) stops between two of G's layers when a more urgent request arrives, and
+        starts again after it, so that a slider's frame never waits behind a whole forward
+        pass. ``work`` must only call engine functions on plain data.
         """
         token = next(self._tokens)
-        self._request(f"task:{key}", _Task(key, token, work, priority))
+        self._request(f"task:{key}", _Task(key, token, work, priority, yields))
         return token
 
     @Slot(object)

@@ -11,86 +11,25 @@ slider position replaces one not yet started, so only the latest renders. The wi
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSlider,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QWidget
 
+import app.latent_tasks as tasks
 from app.attention_view import AttentionView
 from app.explore_panel import ExplorePanel
-from app.image_strip import ImageStrip
 from app.inspector_worker import AttentionReply, InspectorWorker, ModelInfo, SampleSet, TaskReply
-from app.style import MUTED
-from sagan_engine.animation import FRAME_SUFFIXES, save_path_frames
+from app.latent_explorer_layout import SLIDER_STEPS, LatentExplorerLayout
+from app.latent_path_export import LatentPathExport
 from sagan_engine.attention import Query
-from sagan_engine.latent_paths import (
-    MAX_SEED,
-    LatentPosition,
-    SeedLatent,
-    Truncation,
-    class_swap,
-    random_seed,
-    render_frame,
-    render_path,
-)
+from sagan_engine.latent_paths import LatentPosition, SeedLatent, Truncation, random_seed
 
-SLIDER_STEPS = 1000  # positions of the path slider
 CLASS_ROW_DELAY_MS = 150  # the class-swap row waits for the slider to rest
-CLASS_CHUNK = 2  # classes per render: a slider move waits for at most this many images
-FRAME_PRIORITY = 0  # the enlarged sample before strips and rows
-PATH_FILTERS = "Animated GIF (*.gif);;Animated WebP (*.webp);;PNG strip of frames (*.png)"
+CLASS_CHUNK = 2  # classes per render; a slider's frame interrupts a chunk between G's layers
 
 
-# Work for the inspector's thread: plain engine data in, plain arrays out.
-def _frame_work(position: LatentPosition, label, truncation: Truncation, queries: tuple):
-    def work(generator):
-        z = position.latent(generator.cfg.z_dim, truncation)
-        return render_frame(generator, z, label, queries)
-
-    return work
-
-
-def _path_work(a: SeedLatent, b: SeedLatent, frames: int, label, spherical, truncation):
-    def work(generator):
-        z_dim = generator.cfg.z_dim
-        za, zb = a.latent(z_dim, truncation), b.latent(z_dim, truncation)
-        return render_path(generator, za, zb, frames, label, spherical)
-
-    return work
-
-
-def _class_row_work(row: int, position: LatentPosition, truncation: Truncation, classes: range):
-    def work(generator):
-        z = position.latent(generator.cfg.z_dim, truncation)
-        return row, classes, class_swap(generator, z, classes)
-
-    return work
-
-
-def _export_work(path_work, path: Path, duration_ms: int, metadata: dict[str, str]):
-    def work(generator):
-        return save_path_frames(path_work(generator), path, duration_ms, 1, metadata)
-
-    return work
-
-
-class LatentExplorer(QWidget):
+class LatentExplorer(LatentExplorerLayout, LatentPathExport, QWidget):
     """The "Latent space" view of explore mode; drives the inspector's enlarged sample."""
 
     attention_ready = Signal(object)  # AttentionReply of a frame with query points
@@ -132,159 +71,6 @@ class LatentExplorer(QWidget):
         inspector.failed.connect(self._on_failed)
         explore_panel.truncation_changed.connect(self._on_truncation)
         self.clear()
-
-    # ================================================================== construction
-    def _build(self) -> None:
-        self.seed_a, self.use_a, self.label_a = self._endpoint_widgets("A")
-        self.seed_b, self.use_b, self.label_b = self._endpoint_widgets("B")
-        self.seed_a.setValue(self.a.seed)  # before the signals are connected: the path's ends
-        self.seed_b.setValue(self.b.seed)
-        self.frames = QSpinBox()
-        self.frames.setRange(2, 16)
-        self.frames.setValue(8)
-        self.frames.setToolTip("Images in the strip")
-        self.linear = QCheckBox("Linear")
-        self.linear.setToolTip(
-            "A straight line between the latents; unchecked: spherical, which keeps the norm "
-            "of Gaussian latents"
-        )
-        self.strip = ImageStrip("The path between A and B appears here.")
-        self.strip.setToolTip("Click a frame to move the enlarged sample there")
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, SLIDER_STEPS)
-        self.slider.setToolTip(
-            "Move the enlarged sample along the path from A to B; its query points stay put "
-            "and their maps follow"
-        )
-        self.position_label = QLabel("0%")
-        self.position_label.setMinimumWidth(40)
-        self.export_frames = QSpinBox()
-        self.export_frames.setRange(2, 600)
-        self.export_frames.setValue(32)
-        self.export_frames.setToolTip("Frames of the exported animation or strip")
-        self.export_button = QPushButton("Export path…")
-        self.export_button.setToolTip("Save the path as an animated GIF or WebP, or a PNG strip")
-
-        ends = QHBoxLayout()
-        for widget in (self.label_a, self.seed_a, self.use_a):
-            ends.addWidget(widget)
-        ends.addSpacing(12)
-        for widget in (self.label_b, self.seed_b, self.use_b):
-            ends.addWidget(widget)
-        ends.addSpacing(12)
-        ends.addWidget(QLabel("Frames"))
-        ends.addWidget(self.frames)
-        ends.addWidget(self.linear)
-        ends.addStretch(1)
-        slide = QHBoxLayout()
-        slide.addWidget(QLabel("Position"))
-        slide.addWidget(self.slider, 1)
-        slide.addWidget(self.position_label)
-        slide.addWidget(self.export_frames)
-        slide.addWidget(self.export_button)
-        path_box = QGroupBox("Interpolation")
-        path_layout = QVBoxLayout(path_box)
-        path_layout.addLayout(ends)
-        path_layout.addWidget(self.strip, 1)
-        path_layout.addLayout(slide)
-
-        self.class_choice = QComboBox()
-        self.class_choice.setToolTip("Render the enlarged sample's latent under this class")
-        self.class_strip = ImageStrip("The enlarged sample under every class.")
-        self.class_strip.setToolTip("The same latent under every class; click one to enlarge it")
-        self.nudge_step = QDoubleSpinBox()
-        self.nudge_step.setRange(0.01, 2.0)
-        self.nudge_step.setSingleStep(0.05)
-        self.nudge_step.setValue(0.15)
-        self.nudge_step.setToolTip("How far a nudge moves the latent, as a fraction of |z|")
-        self.nudge_button = QPushButton("Nudge")
-        self.nudge_button.setToolTip("Move the latent a little along a random direction (Alt+N)")
-        self.reset_button = QPushButton("Back to sample")
-        self.reset_button.setToolTip("Undo nudges and path moves: the grid sample again")
-        self.where = QLabel()
-        self.where.setWordWrap(True)
-        self.where.setStyleSheet(f"color: {MUTED};")
-        nudges = QHBoxLayout()
-        nudges.addWidget(QLabel("Step"))
-        nudges.addWidget(self.nudge_step)
-        nudges.addWidget(self.nudge_button)
-        nudges.addWidget(self.reset_button)
-        form = QFormLayout()
-        self.class_label = QLabel("Class")
-        form.addRow(self.class_label, self.class_choice)
-        sample_box = QGroupBox("Enlarged sample")
-        sample_layout = QVBoxLayout(sample_box)
-        sample_layout.addLayout(form)
-        sample_layout.addWidget(self.class_strip, 1)
-        sample_layout.addLayout(nudges)
-        sample_layout.addWidget(self.where)
-
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 0, 4, 4)
-        layout.addWidget(path_box, 3)
-        layout.addWidget(sample_box, 2)
-
-        self.slider.valueChanged.connect(self._on_slider)
-        self.strip.clicked.connect(self._on_strip_click)
-        self.frames.valueChanged.connect(lambda _v: self.render_path())
-        self.linear.toggled.connect(self._on_path_changed)
-        self.seed_a.valueChanged.connect(lambda seed: self.set_endpoint("a", SeedLatent(seed)))
-        self.seed_b.valueChanged.connect(lambda seed: self.set_endpoint("b", SeedLatent(seed)))
-        self.use_a.clicked.connect(lambda: self.use_enlarged("a"))
-        self.use_b.clicked.connect(lambda: self.use_enlarged("b"))
-        self.export_button.clicked.connect(self.export_path)
-        self.class_choice.currentIndexChanged.connect(self._on_class)
-        self.class_strip.clicked.connect(self.class_choice.setCurrentIndex)
-        self.nudge_button.clicked.connect(self.nudge)
-        self.reset_button.clicked.connect(self.reset)
-
-    def _endpoint_widgets(self, name: str) -> tuple[QSpinBox, QPushButton, QLabel]:
-        seed = QSpinBox()
-        seed.setRange(0, MAX_SEED)
-        seed.setToolTip(f"End {name} of the path: the latent of this seed")
-        use = QPushButton("← sample")
-        use.setToolTip(f"End {name} of the path: the enlarged grid sample")
-        label = QLabel(name)
-        label.setStyleSheet("font-weight: 600;")
-        return seed, use, label
-
-    def _build_actions(self) -> None:
-        def action(text: str, shortcut: str, tip: str, slot) -> QAction:
-            item = QAction(text, self)
-            item.setShortcut(QKeySequence(shortcut))
-            item.setToolTip(f"{tip} ({shortcut})")
-            item.setStatusTip(tip)
-            item.triggered.connect(slot)
-            return item
-
-        self.previous_seed_action = action(
-            "Previous seed", "Alt+Left", "Draw from the previous seed", lambda: self.walk(-1)
-        )
-        self.next_seed_action = action(
-            "Next seed", "Alt+Right", "Draw from the next seed", lambda: self.walk(1)
-        )
-        self.nudge_action = action(
-            "Nudge the latent", "Alt+N", "Move the enlarged sample's latent a little", self.nudge
-        )
-        self.back_action = action(
-            "Step back along the path",
-            "Alt+Down",
-            "Move one frame towards A",
-            lambda: self.step(-1),
-        )
-        self.forward_action = action(
-            "Step along the path", "Alt+Up", "Move one frame towards B", lambda: self.step(1)
-        )
-
-    @property
-    def menu_actions(self) -> list[QAction]:
-        return [
-            self.previous_seed_action,
-            self.next_seed_action,
-            self.nudge_action,
-            self.back_action,
-            self.forward_action,
-        ]
 
     # ================================================================== model and sample
     def set_model(self, info: ModelInfo) -> None:
@@ -348,8 +134,8 @@ class LatentExplorer(QWidget):
         queries: tuple[Query, ...] = tuple(self.attention_view.queries)
         truncation = self.panel.truncation()
         caption = self._describe(self.position, self.label, truncation)
-        work = _frame_work(self.position, self.label, truncation, queries)
-        token = self.inspector.run_task("frame", work, FRAME_PRIORITY)
+        work = tasks.frame_work(self.position, self.label, truncation, queries)
+        token = self.inspector.run_task("frame", work, tasks.FRAME_PRIORITY)
         self._frames[token] = (self.position, caption)
         return True
 
@@ -387,7 +173,7 @@ class LatentExplorer(QWidget):
     def render_path(self) -> None:
         if self.info is None:
             return
-        work = _path_work(
+        work = tasks.path_work(
             self.a,
             self.b,
             self.frames.value(),
@@ -395,7 +181,7 @@ class LatentExplorer(QWidget):
             not self.linear.isChecked(),
             self.panel.truncation(),
         )
-        self.inspector.run_task("path", work)
+        self.inspector.run_task("path", work, yields=True)
 
     def _on_slider(self, value: int) -> None:
         t = value / SLIDER_STEPS
@@ -474,8 +260,8 @@ class LatentExplorer(QWidget):
         elif self._class_row_for != (position, truncation):
             return  # moved on: the timer starts a new row
         classes = range(first, min(first + CLASS_CHUNK, self.info.config.model.num_classes))
-        work = _class_row_work(self._class_row_id, position, truncation, classes)
-        self.inspector.run_task("classes", work)
+        work = tasks.class_row_work(self._class_row_id, position, truncation, classes)
+        self.inspector.run_task("classes", work, yields=True)
 
     # ================================================================== replies
     def _on_task(self, reply: TaskReply) -> None:
@@ -514,49 +300,6 @@ class LatentExplorer(QWidget):
     def _on_failed(self, what: str, message: str, details: str) -> None:
         if what == "task:export":
             self.export_failed.emit(message, details)
-
-    # ================================================================== export
-    def export_path(self) -> None:
-        if self.info is None:
-            return
-        start = Path(self.info.run_dir or Path.home()) / "path.gif"
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export the path", str(start), PATH_FILTERS
-        )
-        if path:
-            if Path(path).suffix.lower() not in FRAME_SUFFIXES:
-                path += "." + chosen.split("*.")[-1].rstrip(")") if "*." in chosen else ".gif"
-            self.write_path(path)
-
-    def write_path(self, path: str | Path) -> None:
-        """Render ``export_frames`` frames of the path and save them (off the GUI thread)."""
-        if self.info is None:
-            return
-        truncation = self.panel.truncation()
-        label = self.path_label()
-        spherical = not self.linear.isChecked()
-        frames = self.export_frames.value()
-        work = _path_work(self.a, self.b, frames, label, spherical, truncation)
-        metadata = {
-            "software": "SAGAN Studio",
-            "from": self.a.describe(),
-            "to": self.b.describe(),
-            "frames": str(frames),
-            "interpolation": "spherical" if spherical else "linear",
-            "step": str(self.info.step),
-            **truncation.metadata(),
-        }
-        if label is not None:
-            metadata["class"] = str(label)
-        self.inspector.run_task("export", _export_work(work, Path(path), 80, metadata))
-
-    def metadata(self) -> dict[str, str]:
-        """What an export of the enlarged sample records: truncation and where the latent is."""
-        truncation = self.panel.truncation() if self.info is not None else Truncation()
-        data = truncation.metadata()
-        if self.active and self.position is not None:
-            data["latent"] = self._describe(self.position, self.label, truncation)
-        return data
 
     # ================================================================== captions
     def _describe(self, position: LatentPosition, label: int | None, truncation) -> str:

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from PySide6.QtCore import Qt
 
-import app.latent_explorer as latent_explorer
+import app.latent_tasks as latent_tasks
 from app.export_dialog import GridOptions
 from sagan_engine.checkpoint import save_checkpoint
 from sagan_engine.config import preset
@@ -43,7 +43,7 @@ def checkpoint(tmp_path: Path) -> Path:
 def renders(monkeypatch):
     """Every frame render: (thread it ran on, path position)."""
     calls: list[tuple[threading.Thread, float]] = []
-    original = latent_explorer._frame_work
+    original = latent_tasks.frame_work
 
     def frame_work(position, label, truncation, queries):
         work = original(position, label, truncation, queries)
@@ -54,7 +54,7 @@ def renders(monkeypatch):
 
         return recorded
 
-    monkeypatch.setattr(latent_explorer, "_frame_work", frame_work)
+    monkeypatch.setattr(latent_tasks, "frame_work", frame_work)
     return calls
 
 
@@ -112,8 +112,8 @@ def test_a_burst_of_slider_moves_renders_only_the_latest(qtbot, explore, renders
 
 def test_class_swap_row_and_class_selector(qtbot, explore):
     window, explorer = explore, explore.latent_explorer
-    with qtbot.waitSignal(explorer.class_strip.shown, timeout=TIMEOUT):
-        pass
+    # The row may be done already: background work gives way to the enlarged sample's maps.
+    qtbot.waitUntil(lambda: explorer.class_strip.images is not None, timeout=TIMEOUT)
     row = explorer.class_strip.images
     assert row.shape == (3, 32, 32, 3)
     label = int(window.samples.labels[2])

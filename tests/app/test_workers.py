@@ -132,3 +132,36 @@ def test_inspector_reports_a_missing_model(qtbot, tmp_path):
         assert failed.args[0] == "load" and "nothing here" in failed.args[1]
     finally:
         inspector.shutdown()
+
+
+@pytest.mark.parametrize("yields", [True, False])
+def test_background_task_gives_way_to_a_frame_between_layers(qtbot, yields):
+    """A task that yields stops mid-forward when a more urgent task arrives, then runs again
+    after it; one that does not yield finishes first."""
+    cfg = preset("demo").replace(model={"g_ch": 4, "z_dim": 8})
+    state = Generator(cfg.model).state_dict()
+    inspector = InspectorWorker()
+    started, frame_sent = threading.Event(), threading.Event()
+    background_runs = []
+
+    def background(generator):
+        background_runs.append(1)
+        started.set()
+        assert frame_sent.wait(10)
+        return generator(torch.zeros(1, 8)).shape
+
+    try:
+        inspector.follow_training(lambda: GeneratorSnapshot(cfg, state, 1, is_ema=True))
+        replies = []
+        inspector.task_ready.connect(lambda reply: replies.append(reply.key))
+        inspector.run_task("row", background, priority=1, yields=yields)
+        assert started.wait(10)
+        inspector.run_task("frame", lambda g: g(torch.ones(1, 8)).shape, priority=0)
+        frame_sent.set()
+        qtbot.waitUntil(lambda: len(replies) == 2, timeout=TIMEOUT)
+        if yields:
+            assert replies == ["frame", "row"] and len(background_runs) == 2
+        else:
+            assert replies == ["row", "frame"] and len(background_runs) == 1
+    finally:
+        inspector.shutdown()
