@@ -56,8 +56,8 @@ from .bench_timing import (
     memory_trend,
     run_measurement,
 )
-from .config import PRECISIONS, PRESETS, RunConfig, TrainConfig, preset
-from .devices import autocast_dtype, cpu_has_native_bf16, resolve_device
+from .config import PRECISIONS, PRESETS, RunConfig, preset
+from .devices import autocast_dtype, resolve_device
 
 __all__ = ["BenchSettings", "format_report", "main", "run_bench", "run_measurement"]
 
@@ -129,6 +129,8 @@ def preset_config(name: str, settings: BenchSettings, device: torch.device, **tr
         changes["batch_size"] = settings.batch_size
     if settings.precision is not None:
         changes["precision"] = settings.precision
+    if settings.threads:
+        changes["threads"] = settings.threads
     if settings.quick:
         changes["log_every"] = 1
     changes.update(train)
@@ -152,25 +154,25 @@ def run_spec(
 
 
 def option_variants(
-    device: torch.device, compile_too: bool, quick: bool = False
+    device: torch.device, compile_too: bool, quick: bool = False, threads: int | None = None
 ) -> list[tuple[str, dict]]:
-    """Engine options worth comparing on this device (defaults first; quick: two)."""
-    flipped = not TrainConfig().channels_last
+    """Engine options worth comparing on this device: first the defaults (the per-machine
+    choices of sagan_engine.machine_choices), then both values of every choice it makes, so
+    that the table shows what each choice is worth here (quick: the first two)."""
     variants: list[tuple[str, dict]] = [("defaults", {})]
-    variants.append((f"channels_last={flipped}", {"channels_last": flipped}))
+    variants += [(f"channels_last={v}", {"channels_last": v}) for v in (True, False)]
+    low = autocast_dtype("auto", device)
+    if low is not None:  # a GPU, or a CPU with native bf16
+        name = {torch.bfloat16: "bf16", torch.float16: "fp16"}[low]
+        variants += [(f"precision={p}", {"precision": p}) for p in ("fp32", name)]
+    elif device.type == "cpu":
+        variants += [("precision=fp32", {"precision": "fp32"})]
+        variants += [("precision=bf16 (emulated)", {"precision": "bf16"})]
+    count = threads or torch.get_num_threads()
+    if device.type == "cpu" and count >= 2:
+        variants += [(f"threads={n}", {"threads": n}) for n in (count, count // 2)]
     variants.append(("log_every=1", {"log_every": 1}))
     variants.append(("log_every=50", {"log_every": 50}))
-    if device.type == "cuda" or cpu_has_native_bf16():
-        # precision "auto" is a low-precision autocast here: show what fp32 would give.
-        variants.append(("precision=fp32", {"precision": "fp32"}))
-        variants.append(
-            (
-                f"precision=fp32,channels_last={flipped}",
-                {"precision": "fp32", "channels_last": flipped},
-            )
-        )
-    else:
-        variants.append(("precision=bf16 (emulated)", {"precision": "bf16"}))
     if compile_too:
         variants.append(("compile=True", {"compile": True}))
     return variants[:2] if quick else variants
@@ -326,7 +328,9 @@ def _training_section(ctx: _Context, names: tuple[str, ...]) -> list[PresetFigur
 
 def _options_section(ctx: _Context, options_preset: str) -> list[TrainingRun]:
     options = []
-    for label, change in option_variants(ctx.device, ctx.settings.compile, ctx.settings.quick):
+    settings = ctx.settings
+    variants = option_variants(ctx.device, settings.compile, settings.quick, settings.threads)
+    for label, change in variants:
         cfg = preset_config(options_preset, ctx.settings, ctx.device, **change)
         ctx.log(f"options on {options_preset}: {label} ...")
         options += ctx.measure(run_spec("engine", label, cfg, ctx.settings))

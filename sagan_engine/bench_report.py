@@ -257,6 +257,7 @@ def _options_lines(options: list[TrainingRun]) -> list[str]:
     rows = [
         [
             o.label,
+            _settings_used(o.options),
             _fmt(o.images_per_s),
             _fmt(o.step_ms, ".0f"),
             _fmt(o.images_per_s / base, ".2f"),
@@ -265,12 +266,20 @@ def _options_lines(options: list[TrainingRun]) -> list[str]:
         ]
         for o in options
     ]
-    header = ["options", "img/s", "ms/step", "vs defaults", "img/CPU-s", "vs defaults"]
+    header = ["options", "ran with", "img/s", "ms/step", "vs defaults", "img/CPU-s"]
+    header.append("vs defaults")
     return [
         f"engine options ({options[0].preset}, batch {options[0].batch_size})",
         _table(header, rows),
         "",
     ]
+
+
+def _settings_used(options: dict[str, object]) -> str:
+    """What a run trained with, after the per-machine choices: "fp32 NHWC 2 thr"."""
+    layout = "NHWC" if options.get("channels_last") is True else "NCHW"
+    compiled = " compiled" if options.get("compile") is True else ""
+    return f"{options.get('precision')} {layout} {options.get('threads')} thr{compiled}"
 
 
 def _other_lines(report: BenchReport) -> list[str]:

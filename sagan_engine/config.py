@@ -135,9 +135,13 @@ class TrainConfig:
     ema_start: int = 0
     seed: int = 0
     device: str = "auto"
+    # "auto" values are chosen per machine: a few timed steps of each option, once, cached
+    # (sagan_engine.machine_choices; SAGAN_MACHINE_PROBE=off keeps the built-in defaults).
     precision: str = "auto"
-    channels_last: bool = True
-    compile: bool = False
+    channels_last: bool | str = "auto"  # true, false or "auto"
+    # "auto" also probes torch.compile (its probe compiles: tens of seconds on a CPU).
+    compile: bool | str = False
+    threads: int = 0  # CPU threads of the training thread; 0 = auto
     # DiffAugment policy applied to real and generated images before D (sagan_engine.augment):
     # "auto" (on for small folders), "off", or ops such as "color,translation,cutout".
     augment: str = "auto"
@@ -187,6 +191,12 @@ class TrainConfig:
         _require(
             self.precision in PRECISIONS, "train.precision", self.precision, f"one of {PRECISIONS}"
         )
+        for name in ("channels_last", "compile"):
+            value = getattr(self, name)
+            _require(
+                value in (True, False, "auto"), f"train.{name}", value, 'true, false or "auto"'
+            )
+        _require(0 <= self.threads <= 4096, "train.threads", self.threads, "0 (auto) to 4096")
         if self.augment.strip().lower() != "auto":
             parse_policy(self.augment)  # raises ConfigError naming the unknown op
         for name in ("log_every", "sample_every", "checkpoint_every"):
@@ -375,7 +385,12 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, where)
+        for hint in inner[:-1]:  # the first type the value fits, e.g. bool | str
+            try:
+                return _coerce(hint, value, where)
+            except ConfigError:
+                pass
+        return _coerce(inner[-1], value, where)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where} must be a list, got {value!r}")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import machine_choices
 from .attention_stats import collect_attention_statistics
 from .augment import DiffAugment, resolve_policy
 from .config import RunConfig
@@ -31,6 +32,7 @@ from .errors import ConfigError, SaganError, TrainingError
 from .events import (
     AttentionStats,
     Event,
+    Log,
     SampleGrid,
     StateChanged,
     StepStats,
@@ -161,8 +163,12 @@ class Trainer(RunFiles):
             listener(event)
 
     def _build(self) -> None:
+        self.device = resolve_device(self.config.train.device, self.dist)
+        # "auto" precision, channels_last, compile, threads: timed once per machine, cached.
+        self.config = machine_choices.settle(
+            self.config, self.device, lambda line: self._emit(Log(line)), self.dist.world_size == 1
+        )
         cfg, train = self.config, self.config.train
-        self.device = resolve_device(train.device, self.dist)
         torch.manual_seed(train.seed)
         self.G = Generator(cfg.model).to(self.device)
         self.D = Discriminator(cfg.model).to(self.device)
