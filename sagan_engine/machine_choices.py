@@ -62,7 +62,7 @@ class MachineChoices:
         how = {
             "probe": "measured on this machine",
             "cache": "measured earlier on this machine",
-            "defaults": f"built-in defaults, {PROBE_ENV}=off",
+            "defaults": "built-in defaults, not measured",
             "config": "as configured",
         }[self.source]
         line = (
@@ -250,21 +250,29 @@ class _Candidate:
 
 
 def probe(
-    config: RunConfig, base: MachineChoices, device: torch.device, budget_s: float = PROBE_SECONDS
+    config: RunConfig,
+    base: MachineChoices,
+    device: torch.device,
+    budget_s: float | None = None,
 ) -> dict[str, float]:
     """Median seconds per step of every candidate, timed in interleaved rounds (each round
     in a rotated order, so that no option always follows the same one)."""
     import tempfile
 
     options = candidates(base, device)
+    budget_s = PROBE_SECONDS if budget_s is None else budget_s
     own_threads = torch.get_num_threads()
     deadline = time.perf_counter() + budget_s
     _probing.active = True
     try:
         with tempfile.TemporaryDirectory(prefix="sagan-probe-") as tmp:
-            return _time_candidates(config, options, Path(tmp), own_threads, deadline)
+            return _time_candidates(config, options, Path(tmp), own_threads, deadline, budget_s)
     finally:
         _probing.active = False
+
+
+class ProbeTooSlow(RuntimeError):
+    """One step of this model takes too long for a probe of seconds."""
 
 
 def _time_candidates(
@@ -273,11 +281,14 @@ def _time_candidates(
     tmp: Path,
     own_threads: int,
     deadline: float,
+    budget_s: float,
 ) -> dict[str, float]:
     built: dict[str, _Candidate] = {}
     for label, choices in options.items():
         built[label] = _Candidate(config, choices, tmp / label)
-        _timed_step(built[label], own_threads)  # warm-up (and the compile, if any)
+        first = _timed_step(built[label], own_threads)  # warm-up (and the compile, if any)
+        if label == "defaults" and first > budget_s / (2 * len(options)):
+            raise ProbeTooSlow(f"a step takes {first:.1f} s, too long to time every option")
     names = list(built)
     for round_ in range(ROUNDS):
         if round_ > 0 and time.perf_counter() > deadline:
@@ -331,6 +342,9 @@ def choose(
     log(f"measuring which settings train fastest on this machine (once): {', '.join(base.auto)}")
     try:
         step_seconds = probe(config, base, device)
+    except ProbeTooSlow as err:  # not cached: a faster machine or smaller batch may probe
+        log(f"machine probe skipped ({err}); using the defaults")
+        return base
     except Exception as err:  # noqa: BLE001 - e.g. out of memory, or no compiler here:
         # the probe only picks among working options; training goes on with the defaults
         log(f"machine probe failed ({str(err).strip()[:200]}); using the defaults")
@@ -345,12 +359,11 @@ def settle(
     device: torch.device,
     log: Callable[[str], None] = lambda line: None,
     may_probe: bool = True,
-) -> RunConfig:
+) -> tuple[RunConfig, MachineChoices]:
     """What the trainer calls once it knows its device: ``config`` with every "auto" choice
-    made (and logged), and this thread's CPU thread count set when one was chosen."""
+    made, and the choices (``describe()`` says them); this thread's CPU thread count is set
+    when one was chosen. ``log`` hears when a probe starts or fails."""
     choices = choose(config, device, log, may_probe)
-    if choices.auto:
-        log(choices.describe())
     if choices.threads and device.type == "cpu":
         set_threads_of_this_thread(choices.threads)
-    return apply(config, choices)
+    return apply(config, choices), choices

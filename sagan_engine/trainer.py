@@ -165,7 +165,7 @@ class Trainer(RunFiles):
     def _build(self) -> None:
         self.device = resolve_device(self.config.train.device, self.dist)
         # "auto" precision, channels_last, compile, threads: timed once per machine, cached.
-        self.config = machine_choices.settle(
+        self.config, self.choices = machine_choices.settle(
             self.config, self.device, lambda line: self._emit(Log(line)), self.dist.world_size == 1
         )
         cfg, train = self.config, self.config.train
@@ -386,6 +386,8 @@ class Trainer(RunFiles):
                 attention_layers=tuple(name for name, _ in self.G.attention_layers()),
             )
         )
+        if self.choices.auto:  # what "auto" became on this machine
+            self._emit(Log(self.choices.describe()))
         self._emit(StateChanged("running"))
         self._emit_samples()
         self._write_snapshot()

@@ -13,7 +13,7 @@ from sagan_engine import machine_choices as mc
 from sagan_engine.config import RunConfig
 from sagan_engine.cpu_threads import set_threads_of_this_thread
 from sagan_engine.errors import ConfigError
-from sagan_engine.events import Log
+from sagan_engine.events import Log, TrainingStarted
 from sagan_engine.trainer import Trainer
 
 from .conftest import synthetic_dataset, tiny_config
@@ -28,7 +28,7 @@ def probing(monkeypatch):
     calls = []
     real = mc.probe
 
-    def counted(config, base, device, budget_s=mc.PROBE_SECONDS):
+    def counted(config, base, device, budget_s=None):
         calls.append(mc.cache_key(config, device))
         return real(config, base, device, budget_s)
 
@@ -47,7 +47,7 @@ def test_the_probe_switched_off_gives_the_defaults_and_writes_nothing(monkeypatc
     assert choices.channels_last is True and choices.compile is False and choices.threads == 0
     assert choices.precision == ("bf16" if mc.cpu_has_native_bf16() else "fp32")
     assert not mc.cache_path().exists()
-    assert "SAGAN_MACHINE_PROBE=off" in choices.describe()
+    assert "built-in defaults" in choices.describe()
 
 
 def test_settings_given_explicitly_are_not_probed(probing):
@@ -98,6 +98,14 @@ def test_an_unreadable_cache_is_measured_again(probing, monkeypatch):
     assert mc.choose(auto_config(), CPU).source == "cache"
 
 
+def test_a_model_too_slow_to_probe_keeps_the_defaults_and_is_not_cached(probing, monkeypatch):
+    monkeypatch.setattr(mc, "PROBE_SECONDS", 1e-6)
+    lines: list[str] = []
+    choices = mc.choose(auto_config(), CPU, lines.append)
+    assert choices.source == "defaults" and len(probing) == 1
+    assert "too long" in lines[-1] and not mc.cache_path().exists()
+
+
 def test_an_option_is_taken_only_when_it_beats_the_defaults_beyond_the_noise():
     base = mc.default_choices(auto_config(), CPU)
     timed = {"defaults": 1.0, "channels_last=False": 0.99, "threads=1": 0.5}
@@ -115,13 +123,19 @@ def test_the_trainer_writes_the_choices_into_its_config_and_logs_them(tmp_path, 
     trainer = Trainer(
         auto_config(threads=1), synthetic_dataset(), tmp_path / "run", listeners=[events.append]
     )
-    trainer._build()
+    trainer.run()
     assert trainer.config.train.channels_last is False
     assert trainer.memory_format == torch.contiguous_format
     assert trainer.config.train.precision in ("fp32", "bf16") and trainer.config.train.threads == 1
+    saved = RunConfig.load(tmp_path / "run" / "config.json").train
+    assert (saved.channels_last, saved.threads) == (False, 1)  # what the run really used
     lines = [e.message for e in events if isinstance(e, Log)]
-    assert any(line.startswith("measuring which settings") for line in lines)
-    assert any("machine choices (measured on this machine)" in line for line in lines)
+    assert lines[0].startswith("measuring which settings")
+    assert "machine choices (measured on this machine): precision" in lines[1]
+    assert "channels_last off" in lines[1] and "1 CPU thread (" in lines[1]
+    kinds = [type(e) for e in events]
+    assert kinds[:3] == [Log, TrainingStarted, Log]  # the choice is said right after the start
+    assert events[2].message == lines[1]
 
 
 def _one_step(cfg: RunConfig, tmp_path, name: str) -> dict[str, torch.Tensor]:
