@@ -53,6 +53,7 @@ class _Cell:
         self.base = pg.ImageItem()
         self.heat = pg.ImageItem()
         self.marker: pg.ScatterPlotItem | None = None
+        self.marker_for: tuple[Query, int] | None = None  # (query, colour index) it shows
         box.addItem(self.base)
         box.addItem(self.heat)
 
@@ -156,8 +157,9 @@ class AttentionView(QWidget):
         if list(result.queries) != self.queries:
             return  # the user moved on; a newer answer is on its way
         self.result = result
+        if result.image is not self.image:  # show_sample usually put this very image up
+            self.query_image.setImage(result.image, autoLevels=False, levels=(0, 255))
         self.image = result.image
-        self.query_image.setImage(result.image, autoLevels=False, levels=(0, 255))
         self._build_cells(result)
         height, width = result.image.shape[:2]
         for q, query in enumerate(result.queries):
@@ -168,10 +170,12 @@ class AttentionView(QWidget):
                     heat_colours(normalise_map(layer.maps[q])), autoLevels=False, levels=(0, 255)
                 )
                 cell.heat.setRect(QRectF(0, 0, width, height))
-                if cell.marker is not None:
-                    cell.box.removeItem(cell.marker)
-                cell.marker = _marker([query], [q], size=11)
-                cell.box.addItem(cell.marker)
+                if cell.marker_for != (query, q):  # a new marker item costs ~1 ms each
+                    if cell.marker is not None:
+                        cell.box.removeItem(cell.marker)
+                    cell.marker = _marker([query], [q], size=11)
+                    cell.marker_for = (query, q)
+                    cell.box.addItem(cell.marker)
         self._apply_opacity()
         self._update_titles()
         self.heatmaps_shown.emit(len(result.queries) * len(result.layers))
@@ -191,13 +195,16 @@ class AttentionView(QWidget):
     # ------------------------------------------------------------------ query points
     def _set_queries(self, queries: list[Query], notify: bool = True) -> None:
         # Colours follow the order of the points, as in the exported figure.
-        self.queries = list(queries)[-MAX_QUERIES:]
-        if self.query_markers is not None:
-            self.query_box.removeItem(self.query_markers)
-            self.query_markers = None
-        if self.queries:
-            self.query_markers = _marker(self.queries, list(range(len(self.queries))), size=16)
-            self.query_box.addItem(self.query_markers)
+        queries = list(queries)[-MAX_QUERIES:]
+        # A slider's every frame comes with the same points: keep their markers then.
+        if queries != self.queries or (self.query_markers is None) == bool(queries):
+            if self.query_markers is not None:
+                self.query_box.removeItem(self.query_markers)
+                self.query_markers = None
+            if queries:
+                self.query_markers = _marker(queries, list(range(len(queries))), size=16)
+                self.query_box.addItem(self.query_markers)
+        self.queries = queries
         if self.result is not None and list(self.result.queries) != self.queries:
             self.result = None
             if not self.queries:
@@ -278,7 +285,9 @@ class AttentionView(QWidget):
             detail = f"keys {hk}×{wk}"
             if layer.name in self.gammas:
                 detail += f" · γ {self.gammas[layer.name]:+.3f}"
-            title.setText(f"<b>{layer.name}</b><br><span style='color:{MUTED}'>{detail}</span>")
+            text = f"<b>{layer.name}</b><br><span style='color:{MUTED}'>{detail}</span>"
+            if title.text != text:  # laying out rich text again costs a few ms a frame
+                title.setText(text)
 
     def _apply_opacity(self) -> None:
         over = self.over_image.isChecked()

@@ -181,3 +181,45 @@ def test_a_title_too_long_for_its_width_ends_in_an_ellipsis_and_shows_all_in_its
     shown = QLabel.text(label)  # what is drawn
     assert shown.endswith("…") and len(shown) < len(text)
     assert label.text() == text and label.toolTip() == text
+
+
+def marker_points(item) -> list[tuple[float, float]]:
+    x, y = item.getData()
+    return list(zip(x.tolist(), y.tolist(), strict=True))
+
+
+def test_inspector_frames_in_a_row_draw_what_a_fresh_view_draws(qtbot):
+    """A slider's frames keep their query points: markers and titles are kept, not rebuilt,
+    and each frame shows exactly what a view given only that frame shows."""
+    views = [AttentionView(), AttentionView()]
+    for view in views:
+        qtbot.addWidget(view)
+        view.resize(700, 400)
+        view.show()
+    moving, fresh = views
+    first, second = images(2)
+    queries = [(3, 4), (20, 10)]
+    moving.show_sample(first, "frame 1", queries)
+    moving.show_result(result_for(queries, first, grids=((8, 8),)))
+    markers = moving.query_markers, moving._cells[1][0].marker
+    second_result = result_for(queries, second, grids=((8, 8),))
+    second_result.layers[0].maps[:] = second_result.layers[0].maps[::-1]  # other maps
+    for view in views:
+        view.show_sample(second, "frame 2", queries)
+        view.show_result(second_result)
+    assert (moving.query_markers, moving._cells[1][0].marker) == markers  # kept
+    assert np.array_equal(moving.query_image.image, fresh.query_image.image)
+    for (_, name, heat), (_, fresh_name, fresh_heat) in zip(
+        moving.heatmaps(), fresh.heatmaps(), strict=True
+    ):
+        assert name == fresh_name and np.array_equal(heat, fresh_heat)
+    assert marker_points(moving.query_markers) == marker_points(fresh.query_markers)
+    assert [t.text for t in moving._titles] == [t.text for t in fresh._titles]
+
+    moved = [(20, 10), (7, 7)]  # other points: new markers where they are
+    moving.show_sample(second, "frame 3", moved)
+    moving.show_result(result_for(moved, second, grids=((8, 8),)))
+    assert marker_points(moving.query_markers) == [(10.5, 20.5), (7.5, 7.5)]
+    assert marker_points(moving._cells[1][0].marker) == [(7.5, 7.5)]
+    moving.show_sample(second, "no points", [])
+    assert moving.query_markers is None
