@@ -39,6 +39,9 @@ CACHE_FILE = "machine_choices.json"
 PROBE_SECONDS = 30.0  # the probe's budget, warm-up included; longer steps get fewer rounds
 ROUNDS = 3  # timed rounds, every candidate once per round
 MARGIN = 0.03  # an option must beat the default by this much to be chosen over it
+# PyTorch's thread count when the engine was imported: a program that changes it later
+# (torch.set_num_threads, e.g. a script's --threads) or sets OMP_NUM_THREADS has chosen.
+_STARTUP_THREADS = torch.get_num_threads()
 _probing = threading.local()  # set while this thread probes: its trainers take the defaults
 
 
@@ -103,7 +106,11 @@ def default_choices(config: RunConfig, device: torch.device) -> MachineChoices:
     if precision == "auto":
         dtype = autocast_dtype("auto", device)
         precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
-    auto = auto_settings(config)
+    auto = tuple(
+        name
+        for name in auto_settings(config)
+        if name != "threads" or (device.type == "cpu" and thread_count_is_pytorchs())
+    )
     return MachineChoices(
         precision=precision,
         channels_last=True if train.channels_last == "auto" else bool(train.channels_last),
@@ -150,7 +157,7 @@ def cache_key(config: RunConfig, device: torch.device) -> str:
             f"torch {torch.__version__}",
             f"{config.preset} {model.resolution}px g{model.g_ch} d{model.d_ch} "
             f"batch {train.batch_size}",
-            "auto: " + ",".join(auto_settings(config)),
+            "auto: " + ",".join(default_choices(config, device).auto),
         ]
     )
 
@@ -208,10 +215,16 @@ def candidates(base: MachineChoices, device: torch.device) -> dict[str, MachineC
             options["precision=fp32"] = dataclasses.replace(base, precision="fp32")
     if "compile" in base.auto:
         options["compile=True"] = dataclasses.replace(base, compile=True)
-    if "threads" in base.auto and device.type == "cpu" and torch.get_num_threads() >= 2:
+    if "threads" in base.auto:
         fewer = torch.get_num_threads() // 2
         options[f"threads={fewer}"] = dataclasses.replace(base, threads=fewer)
     return options
+
+
+def thread_count_is_pytorchs() -> bool:
+    """Whether the thread count is still PyTorch's own default (and worth halving)."""
+    count = torch.get_num_threads()
+    return count >= 2 and count == _STARTUP_THREADS and "OMP_NUM_THREADS" not in os.environ
 
 
 def _probe_dataset(config: RunConfig):

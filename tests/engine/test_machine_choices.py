@@ -106,6 +106,23 @@ def test_a_model_too_slow_to_probe_keeps_the_defaults_and_is_not_cached(probing,
     assert "too long" in lines[-1] and not mc.cache_path().exists()
 
 
+def test_threads_are_probed_only_while_the_count_is_pytorchs_own(monkeypatch):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        monkeypatch.setattr(mc, "_STARTUP_THREADS", 2)
+        base = mc.default_choices(auto_config(), CPU)
+        assert "threads" in base.auto and "threads=1" in mc.candidates(base, CPU)
+        monkeypatch.setattr(mc, "_STARTUP_THREADS", 4)  # the program set 2 itself
+        assert "threads" not in mc.default_choices(auto_config(), CPU).auto
+        monkeypatch.setattr(mc, "_STARTUP_THREADS", 2)
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")  # so did the user
+        assert "threads" not in mc.default_choices(auto_config(), CPU).auto
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_an_option_is_taken_only_when_it_beats_the_defaults_beyond_the_noise():
     base = mc.default_choices(auto_config(), CPU)
     timed = {"defaults": 1.0, "channels_last=False": 0.99, "threads=1": 0.5}
