@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui_thread_gc import collect_on_gui_thread
 from app.inspector_worker import AttentionReply, InspectorWorker, ModelInfo, SampleSet
 from app.jobs import JobRunner
 from app.metric_history import MetricHistory
@@ -112,6 +113,7 @@ class MainWindow(WindowConstruction, WindowExports, QMainWindow):
 
     def __init__(self, settings: Settings | None = None, parent: QWidget | None = None) -> None:
         guard_singletons()  # before the first paint: see app.refcount_guard
+        collect_on_gui_thread()  # Qt objects in cycles die on this thread: app.gui_thread_gc
         super().__init__(parent)
         self.settings = settings or Settings()
         self.setWindowTitle("SAGAN Studio")

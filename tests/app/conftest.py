@@ -24,6 +24,18 @@ def guarded_singletons():
 
 
 @pytest.fixture(autouse=True)
+def garbage_collected_on_the_gui_thread(qapp):
+    """As in the app (app.gui_thread_gc): a Qt object left in a reference cycle, by this test
+    or an earlier one, never dies on a training, inspector or job thread. Automatic
+    collection comes back after the test (for tests that run no event loop)."""
+    from app.gui_thread_gc import collect_on_gui_thread
+
+    collector = collect_on_gui_thread()
+    yield
+    collector.stop()
+
+
+@pytest.fixture(autouse=True)
 def one_torch_thread():
     """Tiny models on a busy 2-core machine: one intra-op thread wastes least on handoffs."""
     threads = torch.get_num_threads()
