@@ -56,14 +56,21 @@ def test_train_inspect_export_stop_and_explore(qtbot, window, tiny_folder, tmp_p
     assert not window.train_action.isEnabled() and window.stop_action.isEnabled()
 
     # A click on a pixel of a sample: one heatmap per attention layer of G, on its key grid.
-    replies = []
-    window.inspector.attention_ready.connect(replies.append)
+    answers = []  # (step of the maps, step of the grid shown when they arrived)
+    window.inspector.attention_ready.connect(
+        lambda reply: answers.append((reply.step, window.samples.step))
+    )
     with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
         click_sample(qtbot, window, 1, 5, 7)
     assert window.selected == 1
+    # A newer grid may arrive before the maps do; it asks again: wait for the answer that
+    # the grid now shown got.
+    qtbot.waitUntil(
+        lambda: bool(answers) and answers[-1][1] == window.samples.step, timeout=TIMEOUT
+    )
     # The caption names the grid's step; the hint, the step the maps came from when training
     # moved on since.
-    maps_step, grid_step = replies[-1].step, window.samples.step
+    maps_step, grid_step = answers[-1]
     assert window.attention_view.caption.text() == f"Sample 2 · step {grid_step}"
     assert maps_step >= grid_step
     hint = window.attention_view.hint.text()
