@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=positive_int, help="total training steps")
     train.add_argument("--batch-size", type=positive_int)
     train.add_argument("--seed", type=int)
-    train.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    train.add_argument("--device", help="auto (CUDA, then mps, then cpu), cpu, cuda, cuda:N, mps")
     train.add_argument(
         "--augment",
         metavar="POLICY",
