@@ -24,6 +24,7 @@ BOOKKEEPING = frozenset(
         "train.snapshots",
         "train.channels_last",
         "train.compile",
+        "train.threads",
     }
 )
 
