@@ -31,8 +31,8 @@ class PeakMeter:
     """Best-of-many matmul throughput at each of ``dtypes``. Call :meth:`sample` between the
     timed runs; :meth:`peak` gives the best burst so far (and the median, for the spread).
 
-    Square matmuls of ``sizes`` (default 1024 and 2048 on a CPU, 8192 on a GPU) are timed in
-    bursts of ``burst_seconds``, the dtypes and sizes taking turns.
+    Square matmuls of ``sizes`` (default 1024 and 2048 on a CPU, 8192 on CUDA, 4096 on MPS)
+    are timed in bursts of ``burst_seconds``, the dtypes and sizes taking turns.
     """
 
     def __init__(
@@ -44,9 +44,8 @@ class PeakMeter:
     ) -> None:
         self.device = device
         self.dtypes = tuple(dict.fromkeys(dtypes))
-        self.sizes = (
-            [size] if size else ([8192] if device.type in ("cuda", "mps") else [1024, 2048])
-        )
+        default = {"cuda": [8192], "mps": [4096]}.get(device.type, [1024, 2048])
+        self.sizes = [size] if size else default
         self.burst_seconds = burst_seconds
         self._operands: dict[tuple[torch.dtype, int], tuple[torch.Tensor, ...]] = {}
         self._rates: dict[torch.dtype, list[tuple[float, int]]] = {d: [] for d in self.dtypes}
