@@ -1,12 +1,15 @@
 """Run the whole test suite as `make test` and CI do: the engine and packaging tests in one
 pytest process, then each GUI test file in a process of its own, and one summary line.
 
-Why separate processes for the GUI files: after a few dozen main windows have been created
-and destroyed in one process, PySide6 6.11 on CPython 3.11 has crashed in the garbage
-collector (a segfault while collecting an earlier test's widgets) and once hung with the
-training and inspector threads idle. The app itself keeps one window for its lifetime; until
-the cause is found, a GUI test file never inherits another file's dead windows. A file that
-hangs is stopped after PER_FILE_TIMEOUT_S and counts as failed.
+Why separate processes for the GUI files: after a few dozen main windows had been created
+and destroyed in one process, PySide6 6.11 on CPython 3.11 crashed in the garbage collector
+(a segfault while collecting an earlier test's widgets) and once hung with the training and
+inspector threads idle. The cause, Python's collector destroying Qt widgets left in reference
+cycles on whichever thread allocated (training, inspector, evaluator), is fixed: collection
+now runs on the GUI thread only (app/gui_thread_gc.py), and tests/app then passed in one
+process 3 times in a row. The split stays as isolation: a GUI test file never inherits
+another file's dead windows. A file that hangs is stopped after PER_FILE_TIMEOUT_S and counts
+as failed.
 
     python scripts/run_tests.py            # everything
     python scripts/run_tests.py -x -k ema  # extra arguments go to every pytest run
