@@ -218,7 +218,7 @@ def measure_engine(spec: RunSpec) -> TrainingRun:
                 tick.wall - ticks[0].wall >= spec.min_seconds
             ):
                 phase["timed_until"] = len(ticks)
-                if spec.breakdown_steps > 0 and not train.compile:
+                if spec.breakdown_steps > 0 and trainer.config.train.compile is not True:
                     phase.update(name="breakdown", start=tick, timer=_watch_modules(trainer))
                 else:
                     trainer.stop()

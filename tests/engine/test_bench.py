@@ -85,6 +85,19 @@ def test_quick_bench_reports_options_latency_memory_and_gui(quick_report):
     assert quick_report["notes"] is not None
 
 
+def test_the_options_time_both_values_of_every_per_machine_choice():
+    labels = [label for label, _ in bench.option_variants(torch.device("cpu"), True, threads=2)]
+    assert labels[0] == "defaults"  # the per-machine choices themselves
+    for pair in (("channels_last=True", "channels_last=False"), ("threads=2", "threads=1")):
+        assert set(pair) <= set(labels), pair
+    assert "precision=fp32" in labels and any(x.startswith("precision=bf16") for x in labels)
+    assert labels[-1] == "compile=True"
+    one_thread = [
+        label for label, _ in bench.option_variants(torch.device("cpu"), False, threads=1)
+    ]
+    assert not any(label.startswith("threads=") for label in one_thread)
+
+
 def test_a_measurement_runs_in_a_process_of_its_own():
     settings = bench.BenchSettings.quick_settings(threads=1)
     cfg = bench.preset_config("demo", settings, torch.device("cpu"))
