@@ -26,7 +26,9 @@ from sagan_engine.attention import Query
 from sagan_engine.latent_paths import LatentPosition, SeedLatent, Truncation, random_seed
 
 CLASS_ROW_DELAY_MS = 150  # the class-swap row waits for the slider to rest
-CLASS_CHUNK = 2  # classes per render; a slider's frame interrupts a chunk between G's layers
+# Classes per render. A slider's frame interrupts a chunk between two of G's layers, so it
+# waits for one layer of a chunk: of one image, at most a tenth of a frame's render.
+CLASS_CHUNK = 1
 
 
 class LatentExplorer(LatentExplorerLayout, LatentPathExport, QWidget):
