@@ -37,7 +37,9 @@ from .devices import autocast_dtype, cpu_has_native_bf16, cpu_name
 PROBE_ENV = "SAGAN_MACHINE_PROBE"  # "off" (or 0/false/no): the built-in defaults, no probe
 CACHE_FILE = "machine_choices.json"
 PROBE_SECONDS = 30.0  # the probe's budget, warm-up included; longer steps get fewer rounds
-ROUNDS = 3  # timed rounds, every candidate once per round
+# Timed rounds, every candidate once per round: at least 3, more while a third of the budget
+# lasts (small models get more samples of their short, noisier steps).
+MIN_ROUNDS, MAX_ROUNDS = 3, 9
 MARGIN = 0.03  # an option must beat the default by this much to be chosen over it
 # PyTorch's thread count when the engine was imported: a program that changes it later
 # (torch.set_num_threads, e.g. a script's --threads) or sets OMP_NUM_THREADS has chosen.
@@ -303,8 +305,10 @@ def _time_candidates(
         if label == "defaults" and first > budget_s / (2 * len(options)):
             raise ProbeTooSlow(f"a step takes {first:.1f} s, too long to time every option")
     names = list(built)
-    for round_ in range(ROUNDS):
-        if round_ > 0 and time.perf_counter() > deadline:
+    more_until = time.perf_counter() + budget_s / 3
+    for round_ in range(MAX_ROUNDS):
+        now = time.perf_counter()
+        if (round_ > 0 and now > deadline) or (round_ >= MIN_ROUNDS and now > more_until):
             break
         for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
             built[name].times.append(_timed_step(built[name], own_threads))

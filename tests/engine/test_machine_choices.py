@@ -25,6 +25,7 @@ CPU = torch.device("cpu")
 def probing(monkeypatch):
     """The probe switched on (the suite switches it off), and a count of real probes."""
     monkeypatch.setenv(mc.PROBE_ENV, "on")
+    monkeypatch.setattr(mc, "MAX_ROUNDS", mc.MIN_ROUNDS)  # fast: the fewest rounds
     calls = []
     real = mc.probe
 
