@@ -14,7 +14,9 @@ points. Two runs:
   was on screen. Positions skipped by coalescing are counted.
 
 A QTimer on the GUI thread fires every 5 ms throughout; its lateness says whether the GUI
-thread ever waited. Run by hand::
+thread ever waited. Each isolated move is also split into where its time went: waiting on the
+inspector's thread (behind other work), the render itself (G's forward and the maps), and
+from the worker's answer to the frame on screen (the GUI thread). Run by hand::
 
     QT_QPA_PLATFORM=offscreen python benchmarks/latent_slider.py --threads 2
 """
@@ -60,6 +62,22 @@ def make_checkpoint(root: Path, resolution: int, classes: int) -> Path:
     return save_checkpoint(root / "model.safetensors", 1, config, names, tensors)
 
 
+def record_worker_tasks() -> dict[int, tuple[float, float]]:
+    """(start, end) of every task the inspector's thread finishes, by token."""
+    from app import inspector_worker
+
+    spans: dict[int, tuple[float, float]] = {}
+    run = inspector_worker._Renderer._task
+
+    def timed(renderer, request) -> None:
+        start = time.perf_counter()
+        run(renderer, request)
+        spans[request.token] = (start, time.perf_counter())
+
+    inspector_worker._Renderer._task = timed
+    return spans
+
+
 def wait_for(app, condition, timeout_s: float = 60.0) -> None:
     deadline = time.perf_counter() + timeout_s
     while not condition():
@@ -90,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     from app.main_window import MainWindow
     from app.settings import Settings
 
+    spans = record_worker_tasks()
+
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory(prefix="sagan-slider-bench-") as tmp:
         root = Path(tmp)
@@ -108,11 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         window.inspect(0, [(half // 2, half // 2), (half + 5, half + 9)])
         wait_for(app, lambda: shown_maps)
 
-        shown: list[tuple[float, float, int]] = []  # (time, t, heatmaps at that time)
+        shown: list[tuple[float, float, int]] = []  # (time, t, token)
         explorer.frame_shown.connect(
-            lambda _token: shown.append(
-                (time.perf_counter(), explorer.shown_position.t, len(shown_maps))
-            )
+            lambda token: shown.append((time.perf_counter(), explorer.shown_position.t, token))
         )
         lateness: list[float] = []
         probe = QTimer()
@@ -130,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         # ---------------------------------------------------------- isolated moves
         rng = random.Random(0)
         isolated, set_value = [], []
+        split: dict[str, list[float]] = {"queue_wait": [], "render": [], "answer_to_shown": []}
         for _ in range(args.moves):
             value = rng.randrange(0, 1001)
             while value == explorer.slider.value():
@@ -141,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             # The frame of this position, shown with its maps (heatmaps_shown comes first).
             wait_for(app, lambda t=target: shown and shown[-1][1] == t)
             isolated.append(shown[-1][0] - start)
+            began, ended = spans[shown[-1][2]]
+            split["queue_wait"].append(began - start)
+            split["render"].append(ended - began)
+            split["answer_to_shown"].append(shown[-1][0] - ended)
             pause_until = time.perf_counter() + args.pause_ms / 1000
             wait_for(app, lambda until=pause_until: time.perf_counter() >= until)
 
@@ -177,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             "torch_threads": args.threads,
             "queries": 2,
             "isolated_move_to_image_and_maps": percentiles(isolated),
+            "isolated_split": {name: percentiles(values) for name, values in split.items()},
             "drag_60hz_shown_latency": percentiles(drag),
             "drag_positions_sent": len(sent),
             "drag_positions_rendered": len(drag),
