@@ -4,8 +4,11 @@ the enlarged sample under another class (a class-swap row for conditional models
 nudges, and the path exported as an animation or a strip.
 
 Every image comes from the inspector worker's thread (``InspectorWorker.run_task``); a newer
-slider position replaces one not yet started, so only the latest renders. The widgets keep
-"what to show" as plain engine data (:class:`LatentPosition`, a class, a truncation).
+slider position replaces one not yet started, so only the latest renders, and background
+renders (the path strip, the class-swap row) give way to it between two of G's layers. The
+widgets keep "what to show" as plain engine data (:class:`LatentPosition`, a class, a
+truncation). The layout lives in ``latent_explorer_layout``, exports in
+``latent_path_export``, the work sent to the worker in ``latent_tasks``.
 """
 
 from __future__ import annotations
