@@ -94,6 +94,9 @@ class Job(QObject):
         else:
             self.cancelled.emit()
         self.finished.emit()
+        # The work's closure may hold large data (an export's images); a finished job that a
+        # view still references must not keep it.
+        self._work = None
 
 
 class _Runnable(QRunnable):
@@ -118,9 +121,15 @@ class JobRunner(QObject):
     def start(self, work: Callable[[Job], Any], name: str = "") -> Job:
         job = Job(work, name)
         self._jobs.add(job)
-        job.finished.connect(lambda: self._jobs.discard(job))
+        # A bound slot, not a lambda capturing the job: the job's own connection to such a
+        # lambda would keep the job, and every closure it holds, alive for the window's life.
+        job.finished.connect(self._forget_finished)
         self._pool.start(_Runnable(job))
         return job
+
+    @Slot()
+    def _forget_finished(self) -> None:
+        self._jobs.discard(self.sender())
 
     def active(self, name: str | None = None) -> list[Job]:
         return [job for job in self._jobs if name is None or job.name == name]
