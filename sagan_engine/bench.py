@@ -327,14 +327,17 @@ def _training_section(ctx: _Context, names: tuple[str, ...]) -> list[PresetFigur
 
 
 def _options_section(ctx: _Context, options_preset: str) -> list[TrainingRun]:
-    options = []
+    """Every option variant, ``repeats`` rounds of all of them in turn (so that a load change
+    on a shared machine falls on every variant alike); the median run of each."""
     settings = ctx.settings
     variants = option_variants(ctx.device, settings.compile, settings.quick, settings.threads)
-    for label, change in variants:
-        cfg = preset_config(options_preset, ctx.settings, ctx.device, **change)
-        ctx.log(f"options on {options_preset}: {label} ...")
-        options += ctx.measure(run_spec("engine", label, cfg, ctx.settings))
-    return options
+    runs: dict[str, list[TrainingRun]] = {label: [] for label, _ in variants}
+    for repeat in range(settings.repeats):
+        for label, change in variants:
+            cfg = preset_config(options_preset, settings, ctx.device, **change)
+            ctx.log(f"options on {options_preset}: {label} (run {repeat + 1}) ...")
+            runs[label] += ctx.measure(run_spec("engine", label, cfg, settings))
+    return [median_run(found) for found in runs.values() if found]
 
 
 def _memory_section(ctx: _Context, options_preset: str) -> MemoryTrend | None:
