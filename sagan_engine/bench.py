@@ -276,8 +276,9 @@ def _divide_by_peaks(
     if f.fraction_of_peak > 1:
         notes.append(
             f"{f.preset}: the engine ran at {f.fraction_of_peak:.0%} of the {used.dtype} matmul "
-            "peak: the peak was under-measured (a busy machine?) or much of the step is not "
-            "matmul-bound"
+            "peak (effective: the reference's FLOPs over the engine's time): either the engine "
+            "skips FLOPs the reference does (e.g. D's weight gradients in the G step) or the "
+            "peak was under-measured (a busy machine?)"
         )
 
 
