@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 from .bench_attention import attention_latency
-from .bench_flops import PeakMeter, step_flops
+from .bench_flops import PeakMeter, engine_step_flops, step_flops
 from .bench_gui import gui_cost
 from .bench_reference import load_reference
 from .bench_report import (
@@ -265,12 +265,15 @@ def _run_bench(settings: BenchSettings, log: Callable[[str], None]) -> BenchRepo
 def _divide_by_peaks(
     f: PresetFigures, meter: PeakMeter, device: torch.device, notes: list[str]
 ) -> None:
-    """The engine's achieved FLOP/s as shares of the fp32 peak and of the peak at the
-    precision it trained in (once every run is done, so the best burst is known)."""
-    if not f.achieved_flop_per_s:
-        return
+    """The engine's FLOP/s (effective, and its own) as shares of the fp32 peak and of the
+    peak at the precision it trained in (once every run is done: the best burst is known)."""
     dtype = autocast_dtype(str(f.engine.options["precision"]), device) or torch.float32
     used = meter.peak(dtype if dtype in meter.dtypes else torch.float32)
+    if f.engine_flops_per_step:
+        own = f.engine_flops_per_step / (f.engine.step_ms / 1000)
+        f.engine_fraction_of_peak = own / used.flop_per_s
+    if not f.achieved_flop_per_s:
+        return
     f.fraction_of_peak = f.achieved_flop_per_s / used.flop_per_s
     f.fraction_of_fp32_peak = f.achieved_flop_per_s / meter.peak(torch.float32).flop_per_s
     if f.fraction_of_peak > 1:
@@ -322,6 +325,7 @@ def _training_section(ctx: _Context, names: tuple[str, ...]) -> list[PresetFigur
                 flops_per_step=flops,
                 achieved_flop_per_s=flops / (engine.step_ms / 1000) if flops else None,
                 fraction_of_peak=None,  # filled in by _divide_by_peaks at the end
+                engine_flops_per_step=engine_step_flops(cfg),
             )
         )
     return figures

@@ -128,3 +128,36 @@ def step_flops(config: RunConfig, reference: ModuleType) -> float:
     with FlopCounterMode(display=False) as counter:
         trainer.step()
     return counter.get_total_flops() / counted_batch * config.train.batch_size
+
+
+def engine_step_flops(config: RunConfig) -> float:
+    """The FLOPs the engine itself does in one training step (fewer than the reference's
+    where it skips work the algorithm does not need), counted the same way: at batch 1 on
+    the CPU in fp32, scaled to the batch. Over the engine's step time this is the rate the
+    hardware really ran at, which no measurement can put above the peak."""
+    import tempfile
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .bench_timing import synthetic_dataset
+    from .trainer import Trainer
+
+    small = config.replace(
+        train={
+            "batch_size": 1,
+            "device": "cpu",
+            "precision": "fp32",
+            "compile": False,
+            "channels_last": False,
+            "threads": torch.get_num_threads(),
+            "eval_every": 0,
+            "snapshots": 0,
+            "n_samples": 1,
+        }
+    )
+    with tempfile.TemporaryDirectory(prefix="sagan-flops-") as tmp:
+        trainer = Trainer(small, synthetic_dataset(config.model.resolution, 2), tmp)
+        trainer._build()
+        with FlopCounterMode(display=False) as counter:
+            trainer._train_step()
+    return counter.get_total_flops() * config.train.batch_size

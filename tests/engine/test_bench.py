@@ -62,6 +62,10 @@ def test_quick_bench_reports_training_figures_for_engine_and_reference(quick_rep
     assert figures["fraction_of_fp32_peak"] == pytest.approx(
         figures["achieved_flop_per_s"] / quick_report["matmul_peak_fp32"]["flop_per_s"]
     )
+    # The engine's own FLOPs: fewer than the reference's (no D weight gradients in the G step)
+    assert 0.5 * figures["flops_per_step"] < figures["engine_flops_per_step"]
+    assert figures["engine_flops_per_step"] < figures["flops_per_step"]
+    assert figures["engine_fraction_of_peak"] < figures["fraction_of_peak"]
 
 
 def test_quick_bench_splits_step_time_between_g_d_and_attention(quick_report):
