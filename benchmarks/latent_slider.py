@@ -16,7 +16,8 @@ points. Two runs:
 A QTimer on the GUI thread fires every 5 ms throughout; its lateness says whether the GUI
 thread ever waited. Each isolated move is also split into where its time went: waiting on the
 inspector's thread (behind other work), the render itself (G's forward and the maps), and
-from the worker's answer to the frame on screen (the GUI thread). Run by hand::
+from the worker's answer to the frame on screen (the GUI thread); so is each shown position
+of the drag. Run by hand::
 
     QT_QPA_PLATFORM=offscreen python benchmarks/latent_slider.py --threads 2
 """
@@ -192,6 +193,13 @@ def main(argv: list[str] | None = None) -> int:
         wait_for(app, lambda: shown and shown[-1][1] == last)
         probe.stop()
         drag = [when - sent[t] for when, t, _ in shown[drag_shown_from:] if t in sent]
+        drag_split: dict[str, list[float]] = {"queue_wait": [], "render": [], "answer_to_shown": []}
+        for when, t, token in shown[drag_shown_from:]:
+            if t in sent:
+                began, ended = spans[token]
+                drag_split["queue_wait"].append(began - sent[t])
+                drag_split["render"].append(ended - began)
+                drag_split["answer_to_shown"].append(when - ended)
         settle = shown[-1][0] - sent[last]
 
         result = {
@@ -202,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             "isolated_move_to_image_and_maps": percentiles(isolated),
             "isolated_split": {name: percentiles(values) for name, values in split.items()},
             "drag_60hz_shown_latency": percentiles(drag),
+            "drag_split": {name: percentiles(values) for name, values in drag_split.items()},
             "drag_positions_sent": len(sent),
             "drag_positions_rendered": len(drag),
             "drag_last_position_shown_after_ms": round(settle * 1000, 1),
