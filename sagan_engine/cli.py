@@ -23,6 +23,7 @@ from .cli_over_training import (
     add_timelapse_parser,
     attention_over_training,
 )
+from .cli_prepare import add_parser as add_prepare_parser
 from .config import PRESETS, RunConfig, preset
 from .errors import SaganError
 from .events import CheckpointSaved, Event, Log, StepStats, TrainingFinished, TrainingStarted
@@ -84,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
         help="class labels: auto (one class per sub-folder when two or more hold every image, "
         "the default) or none (unconditional)",
     )
+    train.add_argument(
+        "--data-cache",
+        choices=("auto", "memory", "disk"),
+        help="decoded images in memory, in memory-mapped shards on disk (folders larger than "
+        "memory), or auto (memory below a size limit; the default)",
+    )
     train.add_argument("--out", metavar="RUN", help="run folder (default: under the user data dir)")
     train.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -128,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     add_interpolate_parser(sub)
     add_timelapse_parser(sub)
     add_evaluate_parser(sub)
+    add_prepare_parser(sub)
     bench = sub.add_parser("bench", help="measure speed and memory (see --help)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     return parser
@@ -167,6 +175,8 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
     data: dict = {}
     if args.classes is not None:
         data["classes"] = args.classes
+    if args.data_cache is not None:
+        data["cache"] = args.data_cache
     if args.data:
         data["folder"] = str(Path(args.data).expanduser().resolve())
     elif args.demo:
@@ -175,10 +185,10 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .data import load_demo_dataset, load_image_folder
     from .distributed import DistributedContext
     from .output_paths import check_output_folder
     from .trainer import Trainer
+    from .training_data import load_training_data
 
     config, resume_dir = _train_config(args)
     if args.out and not resume_dir:
@@ -187,14 +197,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     show = not args.quiet and dist.is_main
     bar = ProgressLine(enabled=show)
     resolution = config.model.resolution
-    if config.data.folder is None:
-        bar.note("loading the bundled demo dataset")
-        dataset = load_demo_dataset(resolution, progress=bar.loading, classes=config.data.classes)
-    else:
-        bar.note(f"loading {config.data.folder}")
-        dataset = load_image_folder(
-            config.data.folder, resolution, progress=bar.loading, classes=config.data.classes
-        )
+    bar.note(f"loading {config.data.folder or 'the bundled demo dataset'}")
+    dataset = load_training_data(
+        config.data,
+        resolution,
+        progress=bar.loading,
+        on_estimate=lambda estimate: bar.note(estimate.describe()),
+        note=bar.note,
+        builds=dist.local_rank == 0,  # one process per machine decodes; the others wait
+    )
     bar.note(
         f"{len(dataset)} images, {dataset.num_classes or 'no'} classes, "
         f"{len(dataset.skipped)} files skipped"
@@ -236,6 +247,7 @@ class ProgressLine:
         self.total = 0
         self.last_line = 0.0
         self.tty = sys.stderr.isatty()
+        self.rate = None
 
     def note(self, text: str) -> None:
         if self.enabled:
@@ -244,7 +256,12 @@ class ProgressLine:
 
     def loading(self, done: int, total: int) -> None:
         if self.enabled and self.tty:
-            print(f"\r  decoding {done}/{total}", end="", file=sys.stderr, flush=True)
+            if self.rate is None:
+                from .data_cache import RateMeter
+
+                self.rate = RateMeter()
+            line = self.rate.describe(done, total)  # files/s and time left
+            print(f"\r\033[K  decoding {line}", end="", file=sys.stderr, flush=True)
 
     def _clear(self) -> None:
         if self.tty:

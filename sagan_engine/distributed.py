@@ -79,6 +79,15 @@ class DistributedContext:
         torch_dist.all_reduce(value, op=torch_dist.ReduceOp.MAX)
         return bool(value.item())
 
+    def all_gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        """``tensor`` of every rank (same shape everywhere), on the CPU, in rank order."""
+        if self.world_size == 1:
+            return [tensor.cpu()]
+        local = tensor.cuda() if torch_dist.get_backend() == "nccl" else tensor.cpu()
+        pieces = [torch.empty_like(local) for _ in range(self.world_size)]
+        torch_dist.all_gather(pieces, local.contiguous())
+        return [p.cpu() for p in pieces]
+
     def shutdown(self) -> None:
         if self.world_size > 1 and torch_dist.is_initialized():
             torch_dist.destroy_process_group()

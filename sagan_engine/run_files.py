@@ -76,7 +76,9 @@ class RunFiles:
                 writer.writerow(header)
             writer.writerows(rows)
 
-    def _training_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+    def _training_tensors(
+        self, rank_rng_states: list[torch.Tensor] | None = None
+    ) -> tuple[dict[str, torch.Tensor], dict]:
         tensors: dict[str, torch.Tensor] = {}
         for prefix, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
             if module is not None:
@@ -86,6 +88,8 @@ class RunFiles:
         tensors.update(opt_g)
         tensors.update(opt_d)
         tensors["rng/state"] = self.rng.get_state()
+        for rank, state in list(enumerate(rank_rng_states or []))[1:]:  # each rank's own stream
+            tensors[f"rng/state/rank{rank}"] = state
         tensors["scaler/scale"] = torch.tensor(
             self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
         )
@@ -94,6 +98,8 @@ class RunFiles:
             "opt_D_groups": groups_d,
             "world_size": self.dist.world_size,
         }
+        if self.feed is not None:  # where the disk pipeline's sample stream is, over all ranks
+            extra["data_position"] = self.feed.position.to_json()
         return tensors, extra
 
     def _write_snapshot(self, final: bool = False) -> None:
@@ -113,10 +119,14 @@ class RunFiles:
 
     def _save_checkpoint(self) -> None:
         self._measure_ema_statistics()
+        rank_rng_states = self.dist.all_gather(self.rng.get_state())
         if not self.dist.is_main:
+            # The file rank 0 writes: every rank then agrees that this step is saved, and none
+            # saves it again (and waits at a collective the others never reach) at the end.
+            self.last_checkpoint = self.run_folder.checkpoint_path(self.step)
             self.dist.barrier()
             return
-        tensors, extra = self._training_tensors()
+        tensors, extra = self._training_tensors(rank_rng_states)
         for name, value in tensors.items():
             if value.is_floating_point() and not torch.isfinite(value).all():
                 raise TrainingError(
@@ -153,10 +163,13 @@ class RunFiles:
         ckpt_io.restore_optimizer(self.opt_G, ckpt, "opt_G", ckpt.extra["opt_G_groups"])
         ckpt_io.restore_optimizer(self.opt_D, ckpt, "opt_D", ckpt.extra["opt_D_groups"])
         if ckpt.extra.get("world_size", 1) == self.dist.world_size:
-            self.rng.set_state(ckpt.tensors["rng/state"].cpu())
+            own = ckpt.tensors.get(f"rng/state/rank{self.dist.rank}", ckpt.tensors["rng/state"])
+            self.rng.set_state(own.cpu())
         else:
             # A different number of processes draws different shards: exactness is moot.
             self.rng.manual_seed(self.config.train.seed * 1000 + self.dist.rank + ckpt.step)
+        if self.feed is not None:  # any number of processes: the position is global
+            self.feed.restore(ckpt.extra.get("data_position"))
         if self.scaler.is_enabled():
             self.scaler.update(float(ckpt.tensors["scaler/scale"]))
         self.step = ckpt.step

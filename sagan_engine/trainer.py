@@ -26,6 +26,8 @@ from .attention_stats import collect_attention_statistics
 from .augment import DiffAugment, resolve_policy
 from .config import RunConfig
 from .data import ImageDataset
+from .data_cache import DiskArray
+from .data_pipeline import DiskFeed
 from .devices import autocast_dtype, describe_device, resolve_device
 from .distributed import DistributedContext
 from .errors import ConfigError, SaganError, TrainingError
@@ -217,6 +219,12 @@ class Trainer(RunFiles):
         self._built = True
 
     def _prepare_data(self) -> None:
+        self.feed = None
+        if isinstance(self.dataset.images, DiskArray):  # the on-disk cache: a DataLoader
+            if len(self.dataset) < self.dist.world_size:
+                raise TrainingError("the dataset has fewer images than there are processes")
+            self.feed = DiskFeed.for_run(self.dataset, self.config, self.dist, self.device)
+            return
         images = torch.from_numpy(self.dataset.images).permute(0, 3, 1, 2)  # NCHW uint8
         labels = torch.from_numpy(self.dataset.labels.astype(np.int64))
         if self.dist.world_size > 1:  # each rank reads its own shard
@@ -243,15 +251,24 @@ class Trainer(RunFiles):
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         b = self.config.train.batch_size
-        # Drawn from the run's own stream wherever the cache lives, so resumes stay exact.
-        index = torch.randint(len(self.images), (b,), device=self.device, generator=self.rng)
-        index = index.to(self.images.device)
-        x = self.images[index].to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
+        if self.feed is not None:  # the disk cache's pipeline; its position is checkpointed
+            x, labels = self.feed.next_batch()
+            x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+            index = None
+        else:
+            # Drawn from the run's own stream wherever the cache lives, so resumes stay exact.
+            index = torch.randint(len(self.images), (b,), device=self.device, generator=self.rng)
+            index = index.to(self.images.device)
+            x = self.images[index].to(self.device, non_blocking=True)
+            x = x.float().div_(127.5).sub_(1.0)
+            labels = self.labels
         if self.config.data.hflip:
             flip = torch.rand(b, device=self.device, generator=self.rng) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
         x = x.contiguous(memory_format=self.memory_format)
-        y = self.labels[index].to(self.device) if self.config.model.num_classes else None
+        y = None
+        if self.config.model.num_classes:
+            y = (labels if index is None else labels[index]).to(self.device)
         return x, y
 
     def _latents(self, b: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -364,6 +381,8 @@ class Trainer(RunFiles):
                 raise
             raise TrainingError(message) from err
         finally:
+            if getattr(self, "feed", None) is not None:
+                self.feed.close()  # its worker processes
             if self.state != "failed":
                 self.state = "finished"
 
