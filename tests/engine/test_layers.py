@@ -111,3 +111,19 @@ def test_conditional_batch_norm_uses_the_class():
     torch.testing.assert_close(out[2], plain[2] + 5)
     with pytest.raises(ValueError):
         bn(x)
+
+
+@pytest.mark.parametrize("block_scores", [64 * 10, 64 * 64])  # rows 10 (uneven) and 64 (one)
+def test_cpu_attention_in_row_blocks_equals_one_block(monkeypatch, block_scores):
+    torch.manual_seed(3)
+    g = torch.randn(2, 4, 64, requires_grad=True)
+    f = torch.randn(2, 4, 64, requires_grad=True)
+    h = torch.randn(2, 16, 64, requires_grad=True)
+    weights = torch.randn(2, 16, 64)
+    results = []
+    for scores in (block_scores, 64 * 64):
+        monkeypatch.setattr(layers, "ATTENTION_BLOCK_SCORES", scores)
+        o = layers._position_major_attention(g, f, h)
+        results.append((o, *torch.autograd.grad((o * weights).sum(), (g, f, h))))
+    for blocked, whole in zip(*results, strict=True):
+        torch.testing.assert_close(blocked, whole, atol=1e-5, rtol=1e-4)
