@@ -231,9 +231,13 @@ def restore_optimizer(
     for key, value in ckpt.state_dict(prefix).items():
         index, name = key.split("/", 1)
         slots.setdefault(int(index), {})[name] = value
-    for group in param_groups:
+    for group, own in zip(param_groups, optimizer.param_groups, strict=False):
         if "betas" in group:
             group["betas"] = tuple(group["betas"])
+        # Which kernel runs the update is this machine's choice, not the checkpoint's.
+        for flag in ("foreach", "fused"):
+            if flag in own:
+                group[flag] = own[flag]
     try:
         optimizer.load_state_dict({"state": slots, "param_groups": param_groups})
     except (ValueError, KeyError, RuntimeError) as err:

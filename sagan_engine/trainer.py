@@ -197,8 +197,15 @@ class Trainer(RunFiles):
                 [ema_buffers[name] for name in followed],
                 [buffers[name] for name in followed],
             )
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=train.lr_g, betas=train.betas)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=train.lr_d, betas=train.betas)
+        # Fused Adam (one kernel per tensor) where PyTorch has it: the per-tensor update up to
+        # fp32 rounding, ~5x less optimizer time on the CPU than its default loop (issue 14).
+        fused = True if self.device.type in ("cpu", "cuda") else None
+        self.opt_G = torch.optim.Adam(
+            self.G.parameters(), lr=train.lr_g, betas=train.betas, fused=fused
+        )
+        self.opt_D = torch.optim.Adam(
+            self.D.parameters(), lr=train.lr_d, betas=train.betas, fused=fused
+        )
         self.loss_d, self.loss_g = LOSSES[train.loss]
         self.augment = DiffAugment(train.augment)
         self.amp_dtype = autocast_dtype(train.precision, self.device)
