@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -500,7 +501,9 @@ def _decode_shards(
         return
     # Spawned, not forked: the caller may be a GUI or a trainer with threads running.
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_ignore_interrupts
+    ) as pool:
         pending: dict[concurrent.futures.Future, tuple[int, range]] = {}
         queue = iter(chunks)
         try:
@@ -532,6 +535,12 @@ def _decode_shards(
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _ignore_interrupts() -> None:
+    """In a decoding process: Ctrl-C is the parent's to handle (it stops the pool and keeps
+    the finished shards); the children would only print tracebacks."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _write_atomically(path: Path, write: Callable[[object], None]) -> None:
