@@ -245,8 +245,9 @@ def cache_folder_for(
     folder: str | os.PathLike, resolution: int, cache_dir: str | os.PathLike | None = None
 ) -> Path:
     """Where the cache of ``folder`` at ``resolution`` lives under ``cache_dir`` (default: the
-    user cache folder): one sub-folder per (folder, resolution)."""
-    root = Path(os.path.abspath(os.path.expanduser(os.fspath(folder))))
+    user cache folder): one sub-folder per (folder, resolution). Symbolic links are resolved:
+    ``prepare --data link`` and ``train --data`` (which resolves) find the same cache."""
+    root = Path(os.path.realpath(os.path.expanduser(os.fspath(folder))))
     base = default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
     where = hashlib.sha256(os.fsencode(root) + b"\0" + str(resolution).encode()).hexdigest()[:16]
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", _display(root.name))[:40] or "folder"

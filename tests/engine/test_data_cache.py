@@ -233,3 +233,9 @@ def test_manifest_is_plain_json_with_the_format(folder, tmp_path):
     build_cache(folder, RES, out=tmp_path / "c", workers=1)
     manifest = json.loads((tmp_path / "c" / "cache.json").read_text())
     assert manifest["format"] == "sagan-studio-decoded-cache" and manifest["images"] == 90
+
+
+def test_a_folder_and_a_link_to_it_share_one_cache(folder, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(folder, target_is_directory=True)
+    assert data_cache.cache_folder_for(link, RES) == data_cache.cache_folder_for(folder, RES)
