@@ -45,10 +45,13 @@ def set_enabled(flag: bool | None) -> None:
 def enabled() -> bool:
     """Whether eligible convolutions compute their weight gradient here. By default on CPUs
     whose best ISA PyTorch reports as AVX2 (oneDNN then has only ``jit:avx2`` for backward
-    weights); on AVX-512 CPUs oneDNN's brgemm kernels are left alone until measured."""
+    weights) when training on one thread, where it was measured faster (res64 step -17%
+    with the other issue-14 changes). On two threads of a busy 2-core machine its many small
+    parallel regions made the step 16% slower, and AVX-512 CPUs were not measured: there
+    oneDNN is kept unless a measurement on the machine turns this on (set_enabled)."""
     if _enabled is not None:
         return _enabled
-    return torch.backends.cpu.get_cpu_capability() == "AVX2"
+    return torch.backends.cpu.get_cpu_capability() == "AVX2" and torch.get_num_threads() == 1
 
 
 def weight_grad(

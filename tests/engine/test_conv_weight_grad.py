@@ -116,3 +116,16 @@ def test_sn_conv_keeps_its_state_dict_and_gradients(forced_on):
     layer.zero_grad()
     layer(x).square().sum().backward()
     torch.testing.assert_close(fast, layer.parametrizations.weight.original.grad)
+
+
+def test_default_choice_is_one_thread_on_avx2():
+    conv_weight_grad.set_enabled(None)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert not conv_weight_grad.enabled()
+        torch.set_num_threads(1)
+        avx2 = torch.backends.cpu.get_cpu_capability() == "AVX2"
+        assert conv_weight_grad.enabled() == avx2
+    finally:
+        torch.set_num_threads(threads)
