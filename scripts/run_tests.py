@@ -31,7 +31,10 @@ COUNTS = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|desel
 
 def runs() -> list[list[str]]:
     gui_files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "app").glob("test_*.py"))
-    return [["tests", "--ignore=tests/app"], *[[path] for path in gui_files]]
+    # The slow end-to-end engine tests (multi-process resume, memory over an epoch, torchrun)
+    # get a process and a time cap of their own, so that they cannot starve the others.
+    engine = ["tests", "--ignore=tests/app"]
+    return [[*engine, "-m", "not slow"], [*engine, "-m", "slow"], *[[p] for p in gui_files]]
 
 
 def main(extra: list[str]) -> int:
