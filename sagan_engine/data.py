@@ -52,6 +52,7 @@ from .data_scan import (
     _nothing_usable_message,
     _ProgressReporter,
     _should_stop,
+    file_stamp,
     scan_folder,
 )
 from .errors import DataError
@@ -260,14 +261,8 @@ class _DecodeCache:
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", _display(scan.root.name))[:40] or "folder"
         digest = hashlib.sha256(f"v{_DECODE_VERSION}|{resolution}|{scan.class_names!r}\n".encode())
         for file, label in zip(scan.files, scan.labels, strict=True):
-            try:
-                st = os.stat(file)
-                # ctime too: it changes on chmod, so a file once unreadable is retried.
-                stamp = f"{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
-            except OSError:
-                stamp = "?"
             rel = os.fsencode(file.relative_to(scan.root))
-            digest.update(rel + f"\0{stamp}|{label}\n".encode())
+            digest.update(rel + f"\0{file_stamp(file)}|{label}\n".encode())
         return cls(base / f"{stem}-{where}-{resolution}px.npz", digest.hexdigest())
 
     def read(

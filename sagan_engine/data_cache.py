@@ -52,6 +52,7 @@ from .data_scan import (
     _nothing_usable_message,
     _ProgressReporter,
     _should_stop,
+    file_stamp,
     scan_folder,
 )
 from .errors import DataError
@@ -290,13 +291,8 @@ def _plan(scan: FolderScan, resolution: int, out: Path, shard_images: int | None
         digest = hashlib.sha256(head)
         for i in r:
             file = scan.files[i]
-            try:
-                st = os.stat(file)
-                stamp = f"{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
-            except OSError:
-                stamp = "?"
             rel = os.fsencode(file.relative_to(scan.root))
-            digest.update(rel + f"\0{stamp}|{scan.labels[i]}\n".encode())
+            digest.update(rel + f"\0{file_stamp(file)}|{scan.labels[i]}\n".encode())
         digests.append(digest.hexdigest())
     key = hashlib.sha256("".join(digests).encode() + head).hexdigest()
     return _Plan(scan, resolution, out, ranges, digests, key)

@@ -266,6 +266,16 @@ def _is_image_name(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 
+def file_stamp(file: Path) -> str:
+    """What a decode cache keys a file by: size, mtime and ctime ("?" when it cannot be
+    stat'd). ctime too: it changes on chmod, so a file once unreadable is retried."""
+    try:
+        st = os.stat(file)
+    except OSError:
+        return "?"
+    return f"{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+
+
 class _ProgressReporter:
     """Passes its calls on to ``progress`` no more often than every 50 ms, or when forced."""
 
