@@ -271,7 +271,7 @@ def training_run(spec: RunSpec, config: RunConfig, device, ticks: list[Tick], sh
             "precision": train.precision,
             "compile": train.compile,
             "log_every": train.log_every,
-            "threads": torch.get_num_threads(),
+            "threads": train.threads or torch.get_num_threads(),  # the count it trained with
         },
         steps=steps,
         seconds=seconds,

@@ -67,7 +67,8 @@ def describe_device(device: torch.device) -> str:
         return f"{props.name} ({props.total_memory / 2**30:.0f} GiB)"
     if device.type == "mps":
         return f"Apple GPU (MPS) of {cpu_name()}"
-    return f"CPU ({torch.get_num_threads()} threads of {os.cpu_count()} cores)"
+    threads = torch.get_num_threads()
+    return f"CPU ({threads} thread{'s' if threads != 1 else ''} of {os.cpu_count()} cores)"
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

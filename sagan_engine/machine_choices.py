@@ -151,15 +151,23 @@ def device_key(device: torch.device) -> str:
     return f"cpu:{cpu_name()}|{capability}|{bf16}|{os.cpu_count()} cores"
 
 
+_CHOICES = ("precision", "channels_last", "compile", "threads")
+
+
 def cache_key(config: RunConfig, device: torch.device) -> str:
     model, train = config.model, config.train
+    base = default_choices(config, device)
+    given = [name for name in _CHOICES if name not in auto_settings(config)]
     return " / ".join(
         [
             device_key(device),
             f"torch {torch.__version__}",
             f"{config.preset} {model.resolution}px g{model.g_ch} d{model.d_ch} "
             f"batch {train.batch_size}",
-            "auto: " + ",".join(default_choices(config, device).auto),
+            "auto: " + ",".join(base.auto),
+            # The settings given explicitly: what the auto ones were measured against (with
+            # channels_last=False given, the best precision or thread count may differ).
+            "given: " + ",".join(f"{n}={getattr(base, n)}" for n in given),
         ]
     )
 
@@ -358,7 +366,11 @@ def choose(
     key = cache_key(config, device)
     found = cached(key)
     if found is not None:
-        return found
+        # Only what was left at "auto" comes from the cache: a value given explicitly wins.
+        measured = {name: getattr(found, name) for name in base.auto}
+        return dataclasses.replace(
+            base, **measured, source="cache", step_seconds=found.step_seconds
+        )
     log(f"measuring which settings train fastest on this machine (once): {', '.join(base.auto)}")
     try:
         step_seconds = probe(config, base, device)

@@ -76,6 +76,20 @@ def test_a_probe_times_every_option_and_its_result_is_cached_and_reused(probing)
     assert "measured earlier" in again.describe()
 
 
+def test_a_value_given_explicitly_is_never_replaced_by_a_cached_choice(probing, monkeypatch):
+    """Two configs that leave the same settings at "auto" but give another value explicitly
+    (the bench's channels_last=True / =False rows) each train with the value they gave."""
+    monkeypatch.setattr(mc, "probe", lambda *args, **kw: probing.append(1) or {"defaults": 1.0})
+    given = {}
+    for flag in (True, False, True, False):
+        for precision in ("fp32", "bf16"):
+            cfg = auto_config(channels_last=flag, precision=precision, compile="auto")
+            choices = mc.choose(cfg, CPU)
+            assert (choices.channels_last, choices.precision) == (flag, precision), choices
+            given.setdefault(mc.cache_key(cfg, CPU), choices.source)
+    assert len(given) == 4 and set(given.values()) == {"probe"} and len(probing) == 4
+
+
 def test_the_cache_is_invalidated_by_a_new_torch_or_another_device(probing, monkeypatch):
     cfg = auto_config()
     monkeypatch.setattr(mc, "probe", lambda *args, **kw: probing.append(1) or {"defaults": 1.0})
