@@ -13,6 +13,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -32,6 +33,12 @@ from app.style import ERROR, MUTED
 from sagan_engine.imaging import make_grid
 
 MAX_SKIPS_LISTED = 500
+# data.cache: where the decoded images live while training (sagan_engine.training_data).
+CACHE_MODES = (
+    ("auto", "Decoded images: auto (in memory when they fit)"),
+    ("memory", "Decoded images: in memory"),
+    ("disk", "Decoded images: disk cache (memory-mapped)"),
+)
 
 
 def pixmap_of(image: np.ndarray) -> QPixmap:
@@ -84,6 +91,16 @@ class DataPanel(QGroupBox):
             "(e.g. icon themes sorted by size)."
         )
 
+        self.cache_choice = QComboBox()
+        for mode, text in CACHE_MODES:
+            self.cache_choice.addItem(text, mode)
+        self.cache_choice.setToolTip(
+            "Memory: every decoded image in RAM (fast for small folders). Disk cache: decoded "
+            "once into memory-mapped files under the user cache folder (a folder larger than "
+            "memory trains; a stopped build continues). Auto: memory below 2 GB decoded or a "
+            "quarter of the RAM, the disk cache above."
+        )
+
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.setTextVisible(False)
@@ -113,6 +130,7 @@ class DataPanel(QGroupBox):
         layout.addWidget(self.folder_choice)
         layout.addLayout(folder_row)
         layout.addWidget(self.classes_check)
+        layout.addWidget(self.cache_choice)
         layout.addWidget(self.scan_row)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.thumbnails)
@@ -139,6 +157,15 @@ class DataPanel(QGroupBox):
 
     def set_classes(self, mode: str) -> None:
         self.classes_check.setChecked(mode != "none")  # a change rescans
+
+    @property
+    def cache_mode(self) -> str:
+        """The data.cache setting shown: "auto", "memory" or "disk"."""
+        return self.cache_choice.currentData()
+
+    def set_cache_mode(self, mode: str) -> None:
+        index = self.cache_choice.findData(mode)
+        self.cache_choice.setCurrentIndex(max(index, 0))
 
     def _on_classes_toggled(self, _checked: bool) -> None:
         if self._source != "":
@@ -282,9 +309,11 @@ class DataPanel(QGroupBox):
             self.skipped_list.addItem(f"… and {len(skipped) - MAX_SKIPS_LISTED} more")
         self.skipped_list.setVisible(bool(skipped))
 
-    def show_loaded(self, images: int, skipped) -> None:
-        """After training loaded the data: how many images it really uses."""
+    def show_loaded(self, images: int, skipped, disk_cache: str | None = None) -> None:
+        """After training loaded the data: how many images it really uses, and from where."""
         note = f"training uses {images} images" + (f", {len(skipped)} skipped" if skipped else "")
+        if disk_cache is not None:
+            note += f" from the disk cache {html.escape(disk_cache)}"
         self.summary_label.setText(
             f'{self._summary_html}<br><span style="color:{MUTED}">{note}</span>'
         )

@@ -41,6 +41,7 @@ from app.training_worker import (
     RUNNING,
     STOPPING,
     DatasetReady,
+    LoadProgress,
     TrainingRequest,
     TrainingWorker,
 )
@@ -296,7 +297,9 @@ class MainWindow(WindowConstruction, WindowExports, QMainWindow):
         if folder == "":
             self.show_error("No data", "Choose a folder of images, or the bundled demo set.")
             return False
-        config = config.replace(data={"classes": self.data_panel.classes})
+        config = config.replace(
+            data={"classes": self.data_panel.classes, "cache": self.data_panel.cache_mode}
+        )
         run_dir = unique_run_dir(self.settings.runs_dir, config.preset)
         config = config.replace(data={"folder": folder})  # the run's config.json names its data
         self.settings.use_demo = folder is None
@@ -335,6 +338,7 @@ class MainWindow(WindowConstruction, WindowExports, QMainWindow):
             self.show_error("Cannot continue the run", str(err))
             return False
         self.model_panel.set_config(plan.request.config)
+        self.data_panel.set_cache_mode(plan.request.config.data.cache)
         started = self._begin_session(plan.request)
         # The curves pick up where the run's metrics.csv left off.
         metrics = RunFolder(run_dir).metrics_path
@@ -379,13 +383,13 @@ class MainWindow(WindowConstruction, WindowExports, QMainWindow):
         if paused and self.training.state == RUNNING:
             self._set_state_text("Pausing after this step…", "#f2c94c")
 
-    def _on_load_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.progress.setFormat(f"loading images {done} / {total}")
+    def _on_load_progress(self, progress: LoadProgress) -> None:
+        self.progress.setRange(0, max(progress.total, 1))
+        self.progress.setValue(progress.done)
+        self.progress.setFormat(progress.text)
 
     def _on_dataset_ready(self, ready: DatasetReady) -> None:
-        self.data_panel.show_loaded(ready.images, ready.skipped)
+        self.data_panel.show_loaded(ready.images, ready.skipped, ready.disk_cache)
 
     def _on_started(self, event: TrainingStarted) -> None:
         self.run_dir = event.run_dir

@@ -1,6 +1,12 @@
 """Training in the background: one QThread per training session (load the images, then
 ``Trainer.run()``), and the bridge that brings the trainer's events to the GUI thread.
 
+The images come the way the CLI's ``train`` takes them (:mod:`sagan_engine.training_data`,
+``data.cache``): decoded into memory, or a folder too large for it decoded once into the
+memory-mapped disk cache and read from there. Either way the load reports progress (the
+cache build with files/s and time left) and stops when asked; a stopped cache build keeps
+its finished shards, so the next Train continues it.
+
 The trainer calls our listener on its own thread; the listener only appends the event to a
 buffer under a lock. A QTimer on the GUI thread drains the buffer ~15 times a second and emits
 Qt signals: every StepStats of the interval in one batch (curves need all points), only the
@@ -15,6 +21,7 @@ soon as it exists.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +30,8 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from app.jobs import error_details, user_message
 from sagan_engine.config import RunConfig
-from sagan_engine.data import (
-    ImageDataset,
-    LoadStopped,
-    SkippedFile,
-    load_demo_dataset,
-    load_image_folder,
-)
+from sagan_engine.data import ImageDataset, LoadStopped, SkippedFile
+from sagan_engine.data_cache import CacheEstimate, DiskArray, RateMeter
 from sagan_engine.errors import TrainingError
 from sagan_engine.events import (
     AttentionStats,
@@ -44,6 +46,7 @@ from sagan_engine.events import (
     TrainingStarted,
 )
 from sagan_engine.trainer import GeneratorSnapshot, Trainer
+from sagan_engine.training_data import load_training_data
 
 IDLE = "idle"
 LOADING = "loading"
@@ -68,6 +71,7 @@ class TrainingRequest:
 class LoadProgress:
     done: int
     total: int
+    text: str  # what the progress bar says, e.g. "loading images 5 / 10"
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class DatasetReady:
     images: int
     class_names: tuple[str, ...]
     skipped: tuple[SkippedFile, ...]
+    disk_cache: str | None = None  # the cache folder when training reads the disk cache
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ class TrainingWorker(QObject):
 
     state_changed = Signal(str)
     pause_requested_changed = Signal(bool)
-    load_progress = Signal(int, int)
+    load_progress = Signal(object)  # LoadProgress, the newest only
     dataset_ready = Signal(object)  # DatasetReady
     started = Signal(object)  # TrainingStarted
     stats = Signal(object)  # list[StepStats], in step order
@@ -120,6 +125,7 @@ class TrainingWorker(QObject):
         self._want_pause = False
         self._want_stop = False
         self._stop_event = threading.Event()
+        self._stopped_message = ""  # what a stop during loading says (training thread)
         self._buffer_lock = threading.Lock()
         self._buffer: list[object] = []
         self._threads: set[QThread] = set()
@@ -263,7 +269,7 @@ class TrainingWorker(QObject):
                 self._trainer = trainer
             finished = trainer.run()
         except LoadStopped:
-            self._post(Log("loading stopped before training began"))
+            self._post(Log(self._stopped_message))
         except BaseException as err:  # noqa: BLE001 - reported to the user, never re-raised
             if not failure_reported:
                 self._post(
@@ -281,23 +287,40 @@ class TrainingWorker(QObject):
             self._post(_SessionEnded(finished))
 
     def _load(self, request: TrainingRequest) -> ImageDataset:
-        def progress(done: int, total: int) -> None:
-            self._post(LoadProgress(done, total))
+        """The request's images the way ``data.cache`` says (memory or the disk cache)."""
+        building: RateMeter | None = None  # set once a disk cache build starts
+        self._stopped_message = "loading stopped before training began"
 
-        resolution = request.config.model.resolution
-        should_stop = self._stop_event.is_set
-        classes = request.config.data.classes
-        if request.folder is None:
-            dataset = load_demo_dataset(
-                resolution, progress=progress, should_stop=should_stop, classes=classes
+        def progress(done: int, total: int) -> None:
+            if building is None:
+                text = f"loading images {done} / {total}"
+            else:
+                text = f"decoding into the disk cache: {building.describe(done, total)}"
+            self._post(LoadProgress(done, total, text))
+
+        def on_estimate(estimate: CacheEstimate) -> None:
+            nonlocal building
+            building = RateMeter()
+            self._stopped_message = (
+                "decoding stopped before training began; the finished part of the disk "
+                f"cache is kept in {estimate.cache} and the next Train continues it"
             )
-        else:
-            dataset = load_image_folder(
-                request.folder,
-                resolution,
-                progress=progress,
-                should_stop=should_stop,
-                classes=classes,
+            self._post(Log(f"building the disk cache: {estimate.describe()}"))
+
+        config = request.config
+        dataset = load_training_data(
+            dataclasses.replace(config.data, folder=request.folder),
+            config.model.resolution,
+            progress=progress,
+            should_stop=self._stop_event.is_set,
+            on_estimate=on_estimate,
+            note=lambda text: self._post(Log(text)),
+        )
+        disk_cache = None
+        if isinstance(dataset.images, DiskArray):
+            disk_cache = str(dataset.images.paths[0].parent) if dataset.images.paths else ""
+            self._post(
+                Log(f"training from the disk cache {disk_cache} ({len(dataset)} images)")
             )
         self._post(
             DatasetReady(
@@ -305,6 +328,7 @@ class TrainingWorker(QObject):
                 len(dataset),
                 tuple(dataset.class_names),
                 tuple(dataset.skipped),
+                disk_cache,
             )
         )
         return dataset
@@ -324,7 +348,7 @@ class TrainingWorker(QObject):
                 stats.clear()
             progress = latest.pop(LoadProgress, None)
             if progress is not None:
-                self.load_progress.emit(progress.done, progress.total)
+                self.load_progress.emit(progress)
             grid = latest.pop(SampleGrid, None)
             if grid is not None:
                 self.samples.emit(grid)

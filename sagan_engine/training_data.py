@@ -66,7 +66,9 @@ def load_training_data(
     """
     say = note or (lambda text: None)
     if data.folder is None:
-        return load_demo_dataset(resolution, progress=progress, classes=data.classes)
+        return load_demo_dataset(
+            resolution, progress=progress, should_stop=should_stop, classes=data.classes
+        )
     if is_cache_folder(data.folder):
         dataset = open_cache(data.folder)
         if dataset.images.shape[1] != resolution:
