@@ -39,7 +39,7 @@ def test_curves_and_legend_per_run(window, qtbot, two_runs, tmp_path, monkeypatc
     empty = tmp_path / "runs" / "not-trained"
     empty.mkdir(parents=True)
     chosen = [str(two_runs[0]), str(two_runs[1]), str(empty)]
-    monkeypatch.setattr("app.main_window.pick_runs", lambda runs_dir, parent: chosen)
+    monkeypatch.setattr("app.window_exploring.pick_runs", lambda runs_dir, parent: chosen)
     view = window.compare_view
     with qtbot.waitSignal(view.compared, timeout=30_000):
         window.compare_runs_action.trigger()

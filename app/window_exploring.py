@@ -1,0 +1,114 @@
+"""Exploring a trained model in the main window: opening a run folder, a checkpoint, the last
+run or the demo model (loaded off the GUI thread by the inspector worker), comparing runs,
+and what the window shows once the model is there. A mixin of
+:class:`app.main_window.MainWindow`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from app.inspector_worker import ModelInfo, SampleSet
+from app.metric_history import MetricHistory
+from app.modes import EXPLORE
+from app.run_picker import pick_runs
+from app.style import ACCENT, MUTED
+from sagan_engine.demo_model import DEMO_RUN_NAME, demo_model_available, is_demo_checkpoint
+from sagan_engine.runs import RunFolder
+
+
+class WindowExploring:
+    """Opens trained models for exploring (``self`` is the main window)."""
+
+    def choose_run(self) -> None:
+        start = self.settings.last_run or str(self.settings.runs_dir)
+        path = QFileDialog.getExistingDirectory(self, "Open a run folder", start)
+        if path:
+            self.open_run(path)
+
+    def choose_checkpoint(self) -> None:
+        start = self.settings.last_run or str(self.settings.runs_dir)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a checkpoint", start, "SAGAN Studio checkpoints (*.safetensors)"
+        )
+        if path:
+            self.open_run(path)
+
+    def open_last_run(self) -> None:
+        if self.settings.last_run:
+            self.open_run(self.settings.last_run)
+
+    def explore_current_run(self) -> None:
+        if self.run_dir:
+            self.open_run(self.run_dir)
+
+    def compare_runs(self) -> None:
+        """File -> Compare runs: overlay the curves of the runs the user picks."""
+        paths = pick_runs(self.settings.runs_dir, self)
+        if paths:
+            self.compare_dock.show()
+            self.compare_view.compare(self.jobs, paths)
+
+    def open_demo_model(self) -> bool:
+        """Explore the model that ships with the app (the run name "demo")."""
+        return self.open_run(DEMO_RUN_NAME)
+
+    def greet_first_start(self) -> bool:
+        """On the very first start, open the demo model: something to click within seconds."""
+        if self.settings.demo_model_shown or not demo_model_available():
+            return False
+        self.settings.demo_model_shown = True
+        return self.open_demo_model()
+
+    def open_run(self, path: str | Path) -> bool:
+        """Explore the generator of a run folder or checkpoint (loaded off the GUI thread)."""
+        if self.training.active:
+            self.show_error(
+                "Training is running", "Stop the training before opening a run to explore."
+            )
+            return False
+        self._set_state_text(f"Opening {Path(path).name}…", MUTED)
+        self.inspector.load_model(path)
+        return True
+
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.training.release()  # the last run's weights and optimizer state can go
+        self._enter_mode(EXPLORE)
+        self.model_info = info
+        self.d_view.set_model(info.run_dir or info.checkpoint)
+        self.class_names = info.class_names
+        self.explore_panel.set_model(info)
+        self.latent_explorer.set_model(info)
+        self.attention_view.set_gammas(info.gammas)
+        self.settings.last_run = info.run_dir or info.checkpoint
+        where = "the demo model" if is_demo_checkpoint(info.checkpoint) else None
+        where = where or Path(info.run_dir or info.checkpoint).name
+        self.setWindowTitle(f"SAGAN Studio — exploring {where}")
+        self._set_state_text(f"Exploring {where} (step {info.step})", ACCENT)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("exploring a trained model")
+        self.sample_view.clear("Drawing samples…")
+        self.explore_panel.draw()
+        if info.run_dir and RunFolder(info.run_dir).metrics_path.is_file():
+            metrics = RunFolder(info.run_dir).metrics_path
+            job = self.jobs.start(lambda job: MetricHistory.from_csv(metrics), "metrics")
+            job.succeeded.connect(self._on_metrics_loaded)
+            job.failed.connect(lambda message, _d: self.statusBar().showMessage(message, 8000))
+            self.attention_tools.load_run_metrics(self.jobs, metrics)
+        self.quality_view.show_model(self.jobs, info.run_dir or info.checkpoint, info.run_dir)
+        self._update_actions()
+
+    def _on_metrics_loaded(self, history: MetricHistory) -> None:
+        if self.mode == EXPLORE:
+            self.curves_view.set_history(history)
+            self._update_actions()
+
+    def _on_explore_samples(self, samples: SampleSet) -> None:
+        if self.mode != EXPLORE:
+            return
+        seed = f"seed {samples.seed} · " if samples.seed is not None else ""
+        self._show_samples(
+            samples, f"{len(samples.images)} samples · {seed}model at step {samples.step}"
+        )

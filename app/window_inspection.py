@@ -1,0 +1,94 @@
+"""The sample grid and the attention inspector of the main window: which sample is enlarged,
+which pixels are queried, and the maps the inspector worker sends back. A mixin of
+:class:`app.main_window.MainWindow`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.inspector_worker import AttentionReply, SampleSet
+from app.modes import EXPLORE
+from sagan_engine.attention import Query
+
+
+class WindowInspection:
+    """Shows samples and asks for their attention maps (``self`` is the main window)."""
+
+    def _show_samples(self, samples: SampleSet, caption: str) -> None:
+        self.samples = samples
+        self.sample_view.set_samples(samples.images, caption)
+        if self.selected is not None and self.selected < len(samples.images):
+            self.sample_view.select(self.selected)
+            self._show_selected(self.attention_view.queries)
+        self._update_actions()
+
+    def _on_sample_clicked(self, index: int, row: int, col: int) -> None:
+        self.inspect(index, [(row, col)])
+
+    def inspect(self, index: int, queries: list[Query]) -> None:
+        """Enlarge sample ``index`` in the inspector and query these pixels of it."""
+        if self.samples is None or not 0 <= index < len(self.samples.images):
+            return
+        self.selected = index
+        self.sample_view.select(index)
+        self.latent_explorer.leave()
+        self._show_selected(queries)
+
+    def _show_selected(self, queries: list[Query]) -> None:
+        assert self.samples is not None and self.selected is not None
+        samples, index = self.samples, self.selected
+        caption = f"Sample {index + 1}"
+        if samples.labels is not None:
+            names = self.class_names
+            label = int(samples.labels[index])
+            caption += f" · {names[label] if label < len(names) else f'class {label}'}"
+        if samples.step is not None:
+            caption += f" · step {samples.step}"
+        label = None if samples.labels is None else int(samples.labels[index])
+        self.attention_tools.set_sample(samples.z[index], label)
+        self.latent_explorer.set_sample(samples, index)
+        self.attention_view.show_sample(samples.images[index], caption, queries)
+        self.d_view.set_sample(samples.images[index])
+        self.request_attention()
+
+    def request_attention(self) -> None:
+        if self.latent_explorer.render_focus():  # the enlarged sample was moved off the grid
+            return
+        queries = self.attention_view.queries
+        if self.samples is None or self.selected is None or not queries:
+            return
+        label = None if self.samples.labels is None else int(self.samples.labels[self.selected])
+        self.inspector.query_attention(self.samples.z[self.selected], label, queries)
+        self.replay_view.set_subject(
+            self._inspected_run(), self.samples.z[self.selected], label, queries
+        )
+
+    def _inspected_run(self) -> str | None:
+        """The run folder (or checkpoint) the inspector's generator comes from."""
+        if self.mode == EXPLORE and self.model_info is not None:
+            return self.model_info.run_dir or self.model_info.checkpoint
+        return self.run_dir
+
+    def _training_thumbnails(self) -> np.ndarray | None:
+        summary = self.data_panel.summary
+        return None if summary is None else summary.thumbnails
+
+    def _on_attention(self, reply: AttentionReply) -> None:
+        self.attention_view.show_result(reply.result)
+        if self.attention_view.result is reply.result:
+            self.attention_result = reply.result
+            grid_step = None if self.samples is None else self.samples.step
+            note = ""
+            if reply.step is not None and grid_step is not None and reply.step != grid_step:
+                # Training went on after the grid was drawn: the enlarged image and its maps
+                # come from newer weights, so say so rather than let them pass as the grid's.
+                note = f"Image and maps from step {reply.step} (the grid is from step {grid_step})."
+            self.attention_view.set_source_note(note)
+            self._update_actions()
+
+    def _on_inspector_failed(self, what: str, message: str, details: str) -> None:
+        if what == "load":
+            self.show_error("Cannot open the model", message, details)
+            self._set_state_text("Ready")
+        elif not what.startswith("task:"):  # a view's own task: that view says what failed
+            self.statusBar().showMessage(f"Inspector: {message}", 8000)
