@@ -257,7 +257,7 @@ class ProgressLine:
     def loading(self, done: int, total: int) -> None:
         if self.enabled and self.tty:
             if self.rate is None:
-                from .data_cache import RateMeter
+                from .data_cache_build import RateMeter
 
                 self.rate = RateMeter()
             line = self.rate.describe(done, total)  # files/s and time left

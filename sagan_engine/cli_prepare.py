@@ -1,5 +1,5 @@
 """``sagan-engine prepare --data DIR --resolution R [--out CACHE]``: decode a folder into the
-on-disk cache ahead of training (:mod:`sagan_engine.data_cache`).
+on-disk cache ahead of training (:mod:`sagan_engine.data_cache_build`).
 
 Run it once on shared storage, or on each node of a cluster; then train with ``--data DIR``
 (the cache in the user cache folder is found) or ``--data CACHE`` (the cache alone, without
@@ -44,7 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from .data_cache import RateMeter, build_cache, cache_folder_for
+    from .data_cache import cache_folder_for
+    from .data_cache_build import RateMeter, build_cache
 
     show = not args.quiet
     meter = RateMeter()

@@ -1,4 +1,6 @@
-"""The on-disk decoded cache: folders larger than memory, decoded once, read memory-mapped.
+"""The on-disk decoded cache, reading side: folders larger than memory, decoded once, read
+memory-mapped. Building it is :mod:`sagan_engine.data_cache_build` (whose public names are
+still importable from here).
 
 Format: a folder of shards, each ``shard_NNNNN.npy`` (uint8, (n, R, R, 3)) with its labels
 ``shard_NNNNN.labels.npy`` (int64) and a small ``shard_NNNNN.json`` (which files it covers, a
@@ -15,125 +17,46 @@ digest of their paths, sizes and times, the files skipped with their reasons), p
   OS page cache, shared by every process and worker of a machine, never as anonymous memory.
 
 The price is size: 49 KB an image at 128x128 (ImageNet: 63 GB), several times a JPEG folder.
-The build says so before it starts and refuses when the disk cannot hold it.
-
-Building (:func:`build_cache`) decodes on every core (worker processes), one bounded run of
-chunks at a time, writes each shard atomically as soon as it is complete, and keeps finished
-shards: stopped or killed, a rerun decodes only what is missing. A shard is valid for the
-exact files (paths, sizes, modification times) it was made from, so a changed file rebuilds
-only its shard. This module never imports Qt or torch.
+The build says so before it starts and refuses when the disk cannot hold it. This module
+never imports Qt or torch.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import json
-import logging
-import multiprocessing
 import os
 import re
-import shutil
-import signal
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .data import ImageDataset, default_cache_dir
-from .data_decode import MIN_IMAGE_SIDE, ImageSkip, decode_image
-from .data_scan import (
-    FolderScan,
-    SkippedFile,
-    _display,
-    _is_image_name,
-    _nothing_usable_message,
-    _ProgressReporter,
-    _should_stop,
-    file_stamp,
-    scan_folder,
-)
+from .data_scan import SkippedFile, _display
 from .errors import DataError
-
-log = logging.getLogger(__name__)
 
 FORMAT = "sagan-studio-decoded-cache"
 FORMAT_VERSION = 1
 MANIFEST = "cache.json"
-# A shard holds about this many bytes of images: big enough that a folder of a million
-# images is a few hundred files, small enough that the build holds little in memory.
-SHARD_BYTES = 128 << 20
-# Files handed to one decoding process at a time.
-_CHUNK_FILES = 64
-_FILES_PER_PROCESS = 1000
-# Free space left on the disk after the cache, so the build never fills it to the last byte.
-DISK_RESERVE_BYTES = 256 << 20
-ESTIMATE_SAMPLE_FILES = 32
-_TRANSIENT_REASONS = frozenset({"permission denied", "file not found", "out of memory"})
+
+# Names of the build side, importable from here as before the split (resolved on first use:
+# data_cache_build imports this module, so a plain import here would be circular).
+_BUILD_NAMES = frozenset(
+    {
+        "SHARD_BYTES", "DISK_RESERVE_BYTES", "ESTIMATE_SAMPLE_FILES", "CacheSpaceError",
+        "CacheEstimate", "RateMeter", "format_bytes", "format_duration", "estimate_build",
+        "check_space", "default_workers", "build_cache",
+    }
+)  # fmt: skip
 
 
-class CacheSpaceError(DataError):
-    """The disk cannot hold the decoded cache."""
+def __getattr__(name: str):
+    if name in _BUILD_NAMES:
+        from . import data_cache_build
 
-
-@dataclass(frozen=True)
-class CacheEstimate:
-    """What a build will cost, from decoding a sample of the folder before it starts."""
-
-    folder: str
-    cache: Path
-    files: int  # image files in the folder
-    files_to_decode: int  # those not already in a finished shard
-    bytes_total: int  # the whole cache, if every file is usable (an upper bound)
-    bytes_to_write: int
-    free_bytes: int  # on the cache's disk
-    seconds: float  # decoding time of what is left, on ``workers`` processes
-    workers: int
-
-    def describe(self) -> str:
-        done = self.files - self.files_to_decode
-        resumed = f", {done} already decoded" if done else ""
-        return (
-            f"{self.files} images{resumed}: the cache takes up to {format_bytes(self.bytes_total)} "
-            f"({format_bytes(self.bytes_to_write)} to write, {format_bytes(self.free_bytes)} "
-            f"free in {self.cache.parent}); decoding about {format_duration(self.seconds)} "
-            f"on {self.workers} process{'es' if self.workers > 1 else ''}"
-        )
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(max(0.0, seconds) + 0.5)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-class RateMeter:
-    """Files per second and time left of a long job fed ``(done, total)`` progress calls."""
-
-    def __init__(self) -> None:
-        self.start: tuple[float, int] | None = None
-
-    def describe(self, done: int, total: int) -> str:
-        now = time.monotonic()
-        if self.start is None:
-            self.start = (now, done)  # files finished before (a resumed build) do not count
-        t0, d0 = self.start
-        rate = (done - d0) / (now - t0) if now > t0 and done > d0 else 0.0
-        left = f", {format_duration((total - done) / rate)} left" if rate > 0 else ""
-        return f"{done}/{total} files, {rate:.0f} files/s{left}"
-
-
-# --------------------------------------------------------------------------- reading
+        return getattr(data_cache_build, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class DiskArray:
@@ -239,9 +162,6 @@ def _read_manifest(folder: Path) -> dict | None:
     return manifest
 
 
-# --------------------------------------------------------------------------- building
-
-
 def cache_folder_for(
     folder: str | os.PathLike, resolution: int, cache_dir: str | os.PathLike | None = None
 ) -> Path:
@@ -253,356 +173,3 @@ def cache_folder_for(
     where = hashlib.sha256(os.fsencode(root) + b"\0" + str(resolution).encode()).hexdigest()[:16]
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", _display(root.name))[:40] or "folder"
     return base / f"{stem}-{where}-{resolution}px-shards"
-
-
-@dataclass
-class _Plan:
-    """The shards of one build: file ranges and their digests."""
-
-    scan: FolderScan
-    resolution: int
-    out: Path
-    ranges: list[range]
-    digests: list[str]
-    key: str
-
-    def name(self, s: int) -> str:
-        return f"shard_{s:05d}"
-
-    def is_done(self, s: int) -> bool:
-        try:
-            meta = json.loads((self.out / f"{self.name(s)}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return False
-        return (
-            meta.get("digest") == self.digests[s]
-            and (self.out / f"{self.name(s)}.npy").is_file()
-            and (self.out / f"{self.name(s)}.labels.npy").is_file()
-        )
-
-
-def _plan(scan: FolderScan, resolution: int, out: Path, shard_images: int | None = None) -> _Plan:
-    per_shard = shard_images or max(1, SHARD_BYTES // (resolution * resolution * 3))
-    n = len(scan.files)
-    ranges = [range(i, min(i + per_shard, n)) for i in range(0, n, per_shard)]
-    head = f"v{FORMAT_VERSION}|{resolution}|{scan.class_names!r}\n".encode()
-    digests = []
-    for r in ranges:
-        digest = hashlib.sha256(head)
-        for i in r:
-            file = scan.files[i]
-            rel = os.fsencode(file.relative_to(scan.root))
-            digest.update(rel + f"\0{file_stamp(file)}|{scan.labels[i]}\n".encode())
-        digests.append(digest.hexdigest())
-    key = hashlib.sha256("".join(digests).encode() + head).hexdigest()
-    return _Plan(scan, resolution, out, ranges, digests, key)
-
-
-def estimate_build(
-    plan: _Plan, workers: int, todo: Sequence[int], free_bytes: int
-) -> CacheEstimate:
-    """Size and decoding time of a build, timed on a sample of the files still to decode."""
-    files = [i for s in todo for i in plan.ranges[s]]
-    per_image = plan.resolution * plan.resolution * 3 + 8  # pixels and a label
-    shards = len(plan.ranges)
-    header = 2 * 128 + 512  # two .npy headers and the shard's json, roughly
-    bytes_total = len(plan.scan.files) * per_image + shards * header
-    bytes_to_write = len(files) * per_image + len(todo) * header
-    seconds = 0.0
-    if files:
-        picks = sorted(
-            {files[int(k)] for k in np.linspace(0, len(files) - 1, ESTIMATE_SAMPLE_FILES)}
-        )
-        try:  # untimed: the first decode loads Pillow's plugins
-            decode_image(plan.scan.files[picks[0]], plan.resolution)
-        except ImageSkip:
-            pass
-        start = time.perf_counter()
-        for i in picks:
-            try:
-                decode_image(plan.scan.files[i], plan.resolution)
-            except ImageSkip:
-                pass
-        per_file = (time.perf_counter() - start) / len(picks)
-        seconds = per_file * len(files) / max(1, workers)
-    return CacheEstimate(
-        folder=_display(plan.scan.root),
-        cache=plan.out,
-        files=len(plan.scan.files),
-        files_to_decode=len(files),
-        bytes_total=bytes_total,
-        bytes_to_write=bytes_to_write,
-        free_bytes=free_bytes,
-        seconds=seconds,
-        workers=workers,
-    )
-
-
-def _free_bytes(folder: Path) -> int:
-    probe = folder
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent
-    return shutil.disk_usage(probe).free
-
-
-def check_space(estimate: CacheEstimate) -> None:
-    """Raise :class:`CacheSpaceError` when the disk cannot hold what is left to write."""
-    needed = estimate.bytes_to_write + DISK_RESERVE_BYTES
-    if needed > estimate.free_bytes:
-        raise CacheSpaceError(
-            f"{estimate.folder}: the decoded cache of {estimate.files} images needs "
-            f"{format_bytes(estimate.bytes_to_write)} more (and "
-            f"{format_bytes(DISK_RESERVE_BYTES)} kept free) in {estimate.cache}, but only "
-            f"{format_bytes(estimate.free_bytes)} is free there; free some space or put the "
-            "cache on a larger disk (sagan-engine prepare --out CACHE, then train --data CACHE)"
-        )
-
-
-def default_workers() -> int:
-    """Decoding processes: one per core this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on every platform
-        return max(1, os.cpu_count() or 1)
-
-
-def build_cache(
-    folder: str | os.PathLike,
-    resolution: int,
-    *,
-    out: str | os.PathLike | None = None,
-    cache_dir: str | os.PathLike | None = None,
-    classes: str = "auto",
-    workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    on_estimate: Callable[[CacheEstimate], None] | None = None,
-    shard_images: int | None = None,
-    scan: FolderScan | None = None,
-) -> ImageDataset:
-    """Decode ``folder`` at ``resolution`` into a shard cache and return it opened.
-
-    ``out`` is the cache folder (default: :func:`cache_folder_for` under ``cache_dir``). An
-    up-to-date cache is opened at once; otherwise the missing shards are built: first
-    ``on_estimate`` hears the size and time from a sample of the folder, and a disk that
-    cannot hold it raises :class:`CacheSpaceError` before anything is written. ``progress``
-    is called as for :func:`sagan_engine.data.load_image_folder` (files done, files), counting
-    the files of shards kept from an earlier, stopped build. ``workers`` decoding processes
-    (default: one per core; 1: decode in this process). ``should_stop()`` returning true
-    raises :class:`LoadStopped`; finished shards stay, and the next build resumes. ``scan``:
-    the folder's :func:`scan_folder` when the caller has it already.
-    """
-    if resolution < MIN_IMAGE_SIDE:
-        raise ValueError(f"resolution must be at least {MIN_IMAGE_SIDE}, got {resolution}")
-    if scan is None:
-        scan = scan_folder(folder, should_stop=should_stop, classes=classes)
-    target = (
-        Path(out).expanduser()
-        if out is not None
-        else cache_folder_for(scan.root, resolution, cache_dir)
-    )
-    plan = _plan(scan, resolution, target, shard_images)
-    manifest = _read_manifest(target)
-    if manifest is not None and manifest.get("key") == plan.key:
-        return open_cache(target)
-    todo = [s for s in range(len(plan.ranges)) if not plan.is_done(s)]
-    if workers is None:
-        # Starting a process costs about as much as decoding a thousand small files.
-        left = sum(len(plan.ranges[s]) for s in todo)
-        workers = min(default_workers(), 1 + left // _FILES_PER_PROCESS)
-    workers = max(1, workers)
-    estimate = estimate_build(plan, workers, todo, _free_bytes(target))
-    if on_estimate is not None:
-        on_estimate(estimate)
-    check_space(estimate)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        (target / MANIFEST).unlink(missing_ok=True)  # stale: made from other files
-    except OSError as err:
-        raise DataError(
-            f"{_display(target)}: cannot write the decoded cache there ({err.strerror or err})"
-        ) from None
-    _remove_foreign_shards(plan)
-    total = len(scan.files)
-    report = _ProgressReporter(progress)
-    done = total - estimate.files_to_decode
-    report(done, total, force=True)
-    for finished in _decode_shards(plan, todo, workers, should_stop):
-        done += finished
-        report(done, total)
-    report(total, total, force=True)
-    return _finish(plan)
-
-
-def _remove_foreign_shards(plan: _Plan) -> None:
-    """Shards past the end of this plan (the folder shrank) would be read by nobody."""
-    for path in plan.out.glob("shard_*"):
-        match = re.fullmatch(r"shard_(\d+)\..*", path.name)
-        if match and int(match.group(1)) >= len(plan.ranges):
-            path.unlink(missing_ok=True)
-
-
-def _decode_files(paths: list[str], resolution: int) -> tuple[np.ndarray, list[str | None]]:
-    """One chunk, in a decoding process: the images (unused slots zero) and skip reasons."""
-    images = np.zeros((len(paths), resolution, resolution, 3), dtype=np.uint8)
-    reasons: list[str | None] = []
-    for k, path in enumerate(paths):
-        try:
-            images[k] = decode_image(Path(path), resolution)
-            reasons.append(None)
-        except ImageSkip as skip:
-            reasons.append(skip.reason)
-    return images, reasons
-
-
-class _ShardBuffer:
-    def __init__(self, n: int, resolution: int) -> None:
-        self.images = np.empty((n, resolution, resolution, 3), dtype=np.uint8)
-        self.reasons: list[str | None] = [None] * n
-        self.missing = n
-
-
-def _decode_shards(
-    plan: _Plan, todo: list[int], workers: int, should_stop: Callable[[], bool] | None
-) -> Iterator[int]:
-    """Decode the shards ``todo``, writing each when complete; yields files done per chunk.
-
-    At most ``2 * workers`` chunks are in flight, so memory holds at most the shards those
-    chunks fall in (about two), however large the folder.
-    """
-    chunks = [
-        (s, range(start, min(start + _CHUNK_FILES, r.stop)))
-        for s in todo
-        for r in [plan.ranges[s]]
-        for start in range(r.start, r.stop, _CHUNK_FILES)
-    ]
-    buffers: dict[int, _ShardBuffer] = {}
-
-    def accept(s: int, rows: range, images: np.ndarray, reasons: list[str | None]) -> int:
-        buf = buffers.get(s)
-        if buf is None:
-            buf = buffers[s] = _ShardBuffer(len(plan.ranges[s]), plan.resolution)
-        offset = rows.start - plan.ranges[s].start
-        buf.images[offset : offset + len(rows)] = images
-        buf.reasons[offset : offset + len(rows)] = reasons
-        buf.missing -= len(rows)
-        if buf.missing == 0:
-            _write_shard(plan, s, buffers.pop(s))
-        return len(rows)
-
-    paths = plan.scan.files
-    if workers == 1:
-        for s, rows in chunks:
-            _should_stop(should_stop)
-            yield accept(s, rows, *_decode_files([str(paths[i]) for i in rows], plan.resolution))
-        return
-    # Spawned, not forked: the caller may be a GUI or a trainer with threads running.
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_ignore_interrupts
-    ) as pool:
-        pending: dict[concurrent.futures.Future, tuple[int, range]] = {}
-        queue = iter(chunks)
-        try:
-            while True:
-                while len(pending) < 2 * workers:
-                    item = next(queue, None)
-                    if item is None:
-                        break
-                    s, rows = item
-                    future = pool.submit(
-                        _decode_files, [str(paths[i]) for i in rows], plan.resolution
-                    )
-                    pending[future] = item
-                if not pending:
-                    break
-                _should_stop(should_stop)
-                finished, _ = concurrent.futures.wait(
-                    pending, timeout=0.05, return_when=concurrent.futures.FIRST_COMPLETED
-                )
-                for future in finished:
-                    s, rows = pending.pop(future)
-                    yield accept(s, rows, *future.result())
-        except concurrent.futures.process.BrokenProcessPool:
-            raise DataError(
-                "a decoding process ended abruptly (out of memory, or killed); a script that "
-                "builds a cache must keep its top-level code under "
-                '`if __name__ == "__main__":` (decoding processes are spawned), or pass workers=1'
-            ) from None
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-def _ignore_interrupts() -> None:
-    """In a decoding process: Ctrl-C is the parent's to handle (it stops the pool and keeps
-    the finished shards); the children would only print tracebacks."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _write_atomically(path: Path, write: Callable[[object], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _write_shard(plan: _Plan, s: int, buf: _ShardBuffer) -> None:
-    """Images, labels, then the json that marks the shard finished; each file atomically."""
-    rows = plan.ranges[s]
-    ok = np.array([r is None for r in buf.reasons], dtype=bool)
-    labels = np.asarray(plan.scan.labels[rows.start : rows.stop], dtype=np.int64)[ok]
-    skips = [
-        [_display(plan.scan.files[rows.start + k].relative_to(plan.scan.root)), reason]
-        for k, reason in enumerate(buf.reasons)
-        if reason is not None
-    ]
-    name = plan.name(s)
-    try:
-        _write_atomically(plan.out / f"{name}.npy", lambda f: np.save(f, buf.images[ok]))
-        _write_atomically(plan.out / f"{name}.labels.npy", lambda f: np.save(f, labels))
-        transient = any(reason in _TRANSIENT_REASONS for _, reason in skips)
-        # A shard that met a skip that may go away (permission denied...) is redone next time.
-        meta = {
-            "digest": "" if transient else plan.digests[s],
-            "count": int(ok.sum()),
-            "skipped": skips,
-        }
-        data = json.dumps(meta).encode("utf-8")
-        _write_atomically(plan.out / f"{name}.json", lambda f: f.write(data))
-    except OSError as err:
-        raise DataError(
-            f"{_display(plan.out)}: cannot write cache shard {name} ({err.strerror or err})"
-        ) from None
-
-
-def _finish(plan: _Plan) -> ImageDataset:
-    """Write ``cache.json`` from the finished shards and open the cache."""
-    shards, skipped = [], [[s.path, s.reason] for s in plan.scan.skipped]
-    for s in range(len(plan.ranges)):
-        meta = json.loads((plan.out / f"{plan.name(s)}.json").read_text(encoding="utf-8"))
-        shards.append({"name": plan.name(s), "count": meta["count"]})
-        skipped.extend(meta["skipped"])
-    shown = _display(plan.scan.root)
-    if not any(s["count"] for s in shards):
-        image_skips = [SkippedFile(p, r) for p, r in skipped if _is_image_name(p)]
-        raise DataError(_nothing_usable_message(shown, len(image_skips), image_skips))
-    manifest = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "key": plan.key,
-        "resolution": plan.resolution,
-        "source": shown,
-        "images": sum(s["count"] for s in shards),
-        "class_names": list(plan.scan.class_names),
-        "class_reason": plan.scan.class_reason,
-        "shards": [s for s in shards if s["count"]],
-        "skipped": sorted(skipped),
-    }
-    data = (json.dumps(manifest, indent=1) + "\n").encode("utf-8")
-    _write_atomically(plan.out / MANIFEST, lambda f: f.write(data))
-    return open_cache(plan.out)

@@ -23,14 +23,8 @@ import numpy as np
 
 from .config import DataConfig
 from .data import ImageDataset, load_demo_dataset, load_image_folder
-from .data_cache import (
-    CacheEstimate,
-    _read_manifest,
-    build_cache,
-    cache_folder_for,
-    is_cache_folder,
-    open_cache,
-)
+from .data_cache import _read_manifest, cache_folder_for, is_cache_folder, open_cache
+from .data_cache_build import CacheEstimate, build_cache
 from .data_scan import scan_folder
 
 # Decoded bytes below which "auto" keeps everything in memory (docs/benchmarks.md, "Data
@@ -62,7 +56,8 @@ def load_training_data(
 
     ``builds`` false (every process of a machine but one, under torchrun) waits for another
     process to finish the disk cache instead of building it too. ``note`` hears which way was
-    taken and why; the other arguments are those of :func:`sagan_engine.data_cache.build_cache`.
+    taken and why; the other arguments are those of
+    :func:`sagan_engine.data_cache_build.build_cache`.
     """
     say = note or (lambda text: None)
     if data.folder is None:
@@ -130,7 +125,7 @@ def _wait_for_cache(
 
     The cache is recognised by its key (the files it was made from), so a stale cache left
     from an older state of the folder is never taken for the new one."""
-    from .data_cache import _plan
+    from .data_cache_build import _plan
 
     scan = scan_folder(data.folder, should_stop=should_stop, classes=data.classes)
     target = cache_folder_for(scan.root, resolution, cache_dir)

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from sagan_engine import data, data_cache, data_decode, data_scan, training_data
+from sagan_engine import (
+    data,
+    data_cache,
+    data_cache_build,
+    data_decode,
+    data_scan,
+    training_data,
+)
 from sagan_engine.data import (
     IMAGE_EXTENSIONS,
     FolderScan,
@@ -65,7 +72,9 @@ def corpus(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize(
-    "module", [data, data_scan, data_decode, data_cache, training_data], ids=lambda m: m.__name__
+    "module",
+    [data, data_scan, data_decode, data_cache, data_cache_build, training_data],
+    ids=lambda m: m.__name__,
 )
 def test_data_module_imports_neither_qt_nor_torch(module):
     tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))

@@ -1,6 +1,7 @@
-"""The on-disk decoded cache (sagan_engine.data_cache) and the choice of memory or disk
-(sagan_engine.training_data): same images as the in-memory load, stop-and-continue, a
-changed file rebuilds its shard only, the size estimate, the refusal of a disk too small."""
+"""The on-disk decoded cache (sagan_engine.data_cache_build builds it, data_cache reads it) and
+the choice of memory or disk (sagan_engine.training_data): same images as the in-memory load,
+stop-and-continue, a changed file rebuilds its shard only, the size estimate, the refusal of a
+disk too small."""
 
 from __future__ import annotations
 
@@ -11,16 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sagan_engine import data_cache, training_data
+from sagan_engine import data_cache, data_cache_build, training_data
 from sagan_engine.config import DataConfig
 from sagan_engine.data import load_image_folder
-from sagan_engine.data_cache import (
-    CacheSpaceError,
-    DiskArray,
-    build_cache,
-    is_cache_folder,
-    open_cache,
-)
+from sagan_engine.data_cache import DiskArray, is_cache_folder, open_cache
+from sagan_engine.data_cache_build import CacheSpaceError, build_cache
 from sagan_engine.data_scan import LoadStopped
 from sagan_engine.errors import DataError
 
@@ -87,8 +83,10 @@ def test_multiprocess_build_equals_one_process(folder, tmp_path):
 
 def counting_decoder(monkeypatch) -> list[Path]:
     decoded: list[Path] = []
-    real = data_cache.decode_image
-    monkeypatch.setattr(data_cache, "decode_image", lambda p, r: decoded.append(p) or real(p, r))
+    real = data_cache_build.decode_image
+    monkeypatch.setattr(
+        data_cache_build, "decode_image", lambda p, r: decoded.append(p) or real(p, r)
+    )
     return decoded
 
 
@@ -153,7 +151,7 @@ def test_estimate_before_the_build_says_size_and_time(folder, tmp_path):
 def test_a_disk_too_small_is_refused_before_anything_is_written(folder, tmp_path, monkeypatch):
     real = shutil.disk_usage
     monkeypatch.setattr(
-        data_cache.shutil, "disk_usage", lambda p: real(p)._replace(free=10 << 20)
+        data_cache_build.shutil, "disk_usage", lambda p: real(p)._replace(free=10 << 20)
     )  # 10 MB free: less than the reserve alone
     out = tmp_path / "c"
     with pytest.raises(CacheSpaceError) as info:

@@ -16,7 +16,7 @@ import pytest
 import torch
 import torch.distributed
 
-from sagan_engine.data_cache import build_cache
+from sagan_engine.data_cache_build import build_cache
 from sagan_engine.data_pipeline import DataPosition, EpochSampler, epoch_permutation
 from sagan_engine.trainer import Trainer
 from tests.engine.conftest import assert_same_models, tiny_config
