@@ -15,6 +15,7 @@ from torch.nn.utils import parametrize
 
 from .imaging import to_uint8
 from .models import Generator, eval_mode
+from .upsample_conv import prepare_rendering
 
 Query = tuple[int, int]
 
@@ -131,9 +132,11 @@ def fold_spectral_norm(source: Generator, into: Generator | None = None) -> Gene
     """An eval-mode copy of G for queries, its spectrally normalised weights stored as the
     plain weights W / sigma(W) they stand for (sigma from the stored u, v, as in eval mode).
 
-    It gives the same numbers as ``source.eval()`` without normalising every weight again at
-    each forward (about a quarter of a 64x64 attention query on a CPU). ``into``, the result
-    of an earlier call for the same model, is refilled instead of building a new one.
+    It gives the numbers of ``source.eval()`` without normalising every weight again at each
+    forward (about a quarter of a 64x64 attention query on a CPU), and its up-sampling blocks
+    convolve at the low resolution (:mod:`sagan_engine.upsample_conv`: the same function, equal
+    up to float rounding). ``into``, the result of an earlier call for the same model, is
+    refilled instead of building a new one.
     """
     if into is None or into.cfg != source.cfg:
         into = Generator(source.cfg)
@@ -147,6 +150,7 @@ def fold_spectral_norm(source: Generator, into: Generator | None = None) -> Gene
             if parametrize.is_parametrized(module, "weight"):
                 state[f"{name}.weight"] = module.weight
         into.load_state_dict(state)
+    prepare_rendering(into)
     return into
 
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import upsample_conv
 from .config import ModelConfig
 from .layers import ConditionalBatchNorm2d, SelfAttention, sn_conv2d, sn_embedding, sn_linear
 
@@ -54,10 +55,19 @@ class GBlock(nn.Module):
         self.bn2 = ConditionalBatchNorm2d(out_ch, num_classes)
         self.conv2 = sn_conv2d(out_ch, out_ch, 3)
         self.shortcut = sn_conv2d(in_ch, out_ch, 1, padding=0)
+        # Set on inference copies only (upsample_conv.prepare_rendering): conv1's weight as
+        # the four 2x2 kernels that convolve the low-resolution input directly.
+        self.render_kernels: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        h = upsample_2x(F.relu(self.bn1(x, y)))
-        h = self.conv2(F.relu(self.bn2(self.conv1(h), y)))
+        h = F.relu(self.bn1(x, y))
+        if self.render_kernels is not None and upsample_conv.usable(h):
+            # The same function at the low resolution: up + conv3 as phase convolutions, and
+            # the 1x1 shortcut before the up-sampling it commutes with.
+            h = upsample_conv.upsample_conv3x3(h, self.render_kernels, self.conv1.bias)
+            h = self.conv2(F.relu(self.bn2(h, y)))
+            return upsample_conv.add_upsampled(h, self.shortcut(x))
+        h = self.conv2(F.relu(self.bn2(self.conv1(upsample_2x(h)), y)))
         return h + self.shortcut(upsample_2x(x))
 
 

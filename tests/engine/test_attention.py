@@ -98,7 +98,8 @@ def test_folded_spectral_norms_give_the_same_image_and_maps(variant, classes):
     y = 1 if classes else None
     a = attention_maps(generator, np.ones(8), y, query=[(3, 4), (30, 1)])
     b = attention_maps(folded, np.ones(8), y, query=[(3, 4), (30, 1)])
-    assert np.array_equal(a.image, b.image)
+    # Equal up to float rounding: the folded copy up-convolves at the low resolution.
+    assert np.abs(a.image.astype(int) - b.image.astype(int)).max() <= 1
     for la, lb in zip(a.layers, b.layers, strict=True):
-        assert np.array_equal(la.maps, lb.maps)
+        np.testing.assert_allclose(la.maps, lb.maps, rtol=1e-4, atol=1e-7)
     assert fold_spectral_norm(generator, into=folded) is folded  # refilled, not rebuilt
