@@ -3,61 +3,59 @@
 ``Trainer.run()`` blocks the thread that calls it and may run in any thread; ``pause``,
 ``resume`` and ``stop`` may be called from any other thread and take effect between steps.
 Progress goes to listeners as plain event objects (:mod:`sagan_engine.events`).
+
+This module builds the networks and runs the loop; the step itself (batches, losses,
+updates, EMA) is :mod:`sagan_engine.training_step`, the statistics and sample grids it
+reports :mod:`sagan_engine.training_reports`, the run folder (checkpoints, metrics,
+snapshots, resume) :mod:`sagan_engine.run_files`: mixins of :class:`Trainer`.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 from . import machine_choices
-from .attention_stats import collect_attention_statistics
 from .augment import DiffAugment, resolve_policy
 from .config import RunConfig
 from .data import ImageDataset
-from .data_cache import DiskArray
-from .data_pipeline import DiskFeed
 from .devices import autocast_dtype, describe_device, resolve_device
 from .distributed import DistributedContext
 from .errors import ConfigError, SaganError, TrainingError
 from .events import (
-    AttentionStats,
     Event,
     Log,
-    SampleGrid,
     StateChanged,
-    StepStats,
     TrainingFailed,
     TrainingFinished,
     TrainingStarted,
 )
-from .imaging import make_grid, to_uint8
 from .losses import LOSSES
 from .metrics import evaluator as quality_eval
 from .models import Discriminator, Generator
 from .run_files import RunFiles
 from .runs import RunFolder, default_runs_dir, new_run_name
 from .snapshots import SnapshotWriter
-from .standing_stats import is_batch_norm_statistic, measure_batch_norm_statistics
+from .standing_stats import is_batch_norm_statistic
+from .training_reports import TrainingReports
+from .training_step import (  # noqa: F401 - the constants are also imported from here
+    _STANDING_STATS_SEED_OFFSET,
+    STANDING_STATS_BATCHES,
+    TrainingStep,
+)
 
 Listener = Callable[[Event], None]
 # Offsets of the seeds of independent random streams, so that e.g. the fixed sample latents
 # never depend on how many training steps ran.
+# (G_ema's statistics stream: training_step._STANDING_STATS_SEED_OFFSET.)
 _SAMPLE_SEED_OFFSET = 1_000_003
-_STANDING_STATS_SEED_OFFSET = 2_000_003
-# Forward passes of one training batch each that measure G_ema's batch-norm statistics.
-STANDING_STATS_BATCHES = 4
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ class GeneratorSnapshot:
     is_ema: bool  # G's moving average rather than G itself
 
 
-class Trainer(RunFiles):
+class Trainer(TrainingStep, TrainingReports, RunFiles):
     """Trains one run. Create it, add listeners, call :meth:`run` (in a thread if you like)."""
 
     def __init__(
@@ -225,143 +223,12 @@ class Trainer(RunFiles):
         self._prepare_sample_latents()
         self._built = True
 
-    def _prepare_data(self) -> None:
-        self.feed = None
-        if isinstance(self.dataset.images, DiskArray):  # the on-disk cache: a DataLoader
-            if len(self.dataset) < self.dist.world_size:
-                raise TrainingError("the dataset has fewer images than there are processes")
-            self.feed = DiskFeed.for_run(self.dataset, self.config, self.dist, self.device)
-            return
-        images = torch.from_numpy(self.dataset.images).permute(0, 3, 1, 2)  # NCHW uint8
-        labels = torch.from_numpy(self.dataset.labels.astype(np.int64))
-        if self.dist.world_size > 1:  # each rank reads its own shard
-            images = images[self.dist.rank :: self.dist.world_size]
-            labels = labels[self.dist.rank :: self.dist.world_size]
-        if len(images) == 0:
-            raise TrainingError("the dataset has fewer images than there are processes")
-        where = self.device if self.config.data.cache_on_device else torch.device("cpu")
-        self.images = images.contiguous().to(where)
-        self.labels = labels.to(where)
-
     def _prepare_sample_latents(self) -> None:
         cfg = self.config
         gen = torch.Generator().manual_seed(cfg.train.seed + _SAMPLE_SEED_OFFSET)
         n = cfg.train.n_samples
         self.sample_z = torch.randn(n, cfg.model.z_dim, generator=gen)
         self.sample_y = torch.arange(n) % cfg.model.num_classes if cfg.model.num_classes else None
-
-    # ----------------------------------------------------------------- one training step
-    def _autocast(self):
-        if self.amp_dtype is None:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
-
-    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        b = self.config.train.batch_size
-        if self.feed is not None:  # the disk cache's pipeline; its position is checkpointed
-            x, labels = self.feed.next_batch()
-            x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-            index = None
-        else:
-            # Drawn from the run's own stream wherever the cache lives, so resumes stay exact.
-            index = torch.randint(len(self.images), (b,), device=self.device, generator=self.rng)
-            index = index.to(self.images.device)
-            x = self.images[index].to(self.device, non_blocking=True)
-            x = x.float().div_(127.5).sub_(1.0)
-            labels = self.labels
-        if self.config.data.hflip:
-            flip = torch.rand(b, device=self.device, generator=self.rng) < 0.5
-            x = torch.where(flip[:, None, None, None], x.flip(3), x)
-        x = x.contiguous(memory_format=self.memory_format)
-        y = None
-        if self.config.model.num_classes:
-            y = (labels if index is None else labels[index]).to(self.device)
-        return x, y
-
-    def _latents(self, b: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(b, self.config.model.z_dim, device=self.device, generator=self.rng)
-        y = None
-        if self.config.model.num_classes:
-            y = torch.randint(
-                self.config.model.num_classes, (b,), device=self.device, generator=self.rng
-            )
-        return z, y
-
-    def _for_d(self, images: torch.Tensor) -> torch.Tensor:
-        """What D sees: T(x) under the run's DiffAugment policy (the same in both steps)."""
-        if not self.augment:
-            return images
-        return self.augment(images, self.rng).contiguous(memory_format=self.memory_format)
-
-    def _d_step(self) -> torch.Tensor:
-        real, y_real = self._real_batch()
-        z, y_fake = self._latents(real.shape[0])
-        with torch.no_grad(), self._autocast():
-            fake = self.G_train(z, y_fake)
-        labels = None if y_real is None else torch.cat([y_real, y_fake])
-        with self._autocast():
-            # Real and fake in one pass: one power iteration of D's spectral norms per step.
-            both = self._for_d(torch.cat([real, fake.to(real.dtype)]))
-            logits = self.D_train(both, labels).float()
-            real_logits, fake_logits = logits.split(real.shape[0])
-            loss = self.loss_d(real_logits, fake_logits)
-        self.opt_D.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.opt_D)
-        self.scaler.update()
-        return torch.stack(
-            [loss.detach(), real_logits.detach().mean(), fake_logits.detach().mean()]
-        )
-
-    def _g_step(self) -> torch.Tensor:
-        z, y = self._latents(self.config.train.batch_size)
-        self.D.requires_grad_(False)
-        try:
-            with self._autocast():
-                # D's unwrapped module: its gradients are not needed here, so no DDP sync.
-                loss = self.loss_g(self.D(self._for_d(self.G_train(z, y)), y).float())
-            self.opt_G.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.opt_G)
-            self.scaler.update()
-        finally:
-            self.D.requires_grad_(True)
-        return loss.detach()
-
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        if self.G_ema is None:
-            return
-        train = self.config.train
-        decay = train.ema_decay if self.step >= train.ema_start else 0.0
-        ema_params, params, ema_buffers, buffers = self._ema_tensors
-        torch._foreach_lerp_(ema_params, params, 1.0 - decay)
-        torch._foreach_copy_(ema_buffers, buffers)  # the spectral-norm vectors u, v
-
-    def _measure_ema_statistics(self) -> None:
-        """G_ema's batch-norm statistics, measured on its own weights (see standing_stats)."""
-        if self.G_ema is None or self._ema_statistics_step == self.step:
-            return  # once a step: the samples and the checkpoint of a step share them
-        self._ema_statistics_step = self.step
-        with self._lock:  # the inspector's snapshot sees the statistics before or after
-            measure_batch_norm_statistics(
-                self.G_ema,
-                STANDING_STATS_BATCHES,
-                self.config.train.batch_size,
-                self.config.train.seed + _STANDING_STATS_SEED_OFFSET,
-                self.device,
-            )
-
-    def _train_step(self) -> torch.Tensor:
-        d_stats = torch.zeros(3, device=self.device)
-        for _ in range(self.config.train.n_dis):
-            d_stats += self._d_step()
-        d_stats /= self.config.train.n_dis
-        with self._lock:  # a snapshot never sees half-updated weights, nor a step not theirs
-            g_loss = self._g_step()
-            self._update_ema()
-            self.step += 1
-        return torch.cat([d_stats, g_loss[None]])
 
     # ----------------------------------------------------------------- the loop
     def run(self) -> TrainingFinished:
@@ -478,66 +345,6 @@ class Trainer(RunFiles):
         self.state = "running"
         self._emit(StateChanged("stopping" if stopping else "running"))
         return self.dist.agree(stopping)
-
-    def _emit_stats(
-        self, accumulated: torch.Tensor, count: int, window_s: float, elapsed_s: float
-    ) -> None:
-        # The only host-device sync of the loop: once every log_every steps.
-        loss_d, d_real, d_fake, loss_g = (accumulated / max(count, 1)).tolist()
-        if not all(math.isfinite(v) for v in (loss_d, d_real, d_fake, loss_g)):
-            raise TrainingError(
-                f"the losses became NaN or infinite near step {self.step} "
-                f"(loss_D={loss_d}, loss_G={loss_g}); nothing from this point was saved. "
-                "Try lower learning rates or fp32 precision, then resume from the last checkpoint"
-            )
-        train = self.config.train
-        per_step = window_s / max(count, 1)
-        images = train.batch_size * train.n_dis * count * self.dist.world_size
-        gammas = {
-            name: float(layer.gamma.detach())
-            for name, layer in self.G.attention_layers() + self.D.attention_layers()
-        }
-        stats = StepStats(
-            step=self.step,
-            loss_d=loss_d,
-            loss_g=loss_g,
-            d_real=d_real,
-            d_fake=d_fake,
-            gammas=gammas,
-            images_per_s=images / max(window_s, 1e-9),
-            seconds_per_step=per_step,
-            elapsed_s=elapsed_s,
-            eta_s=per_step * (train.steps - self.step),
-        )
-        if self.dist.is_main:
-            self._append_metrics([stats])
-        self._emit(stats)
-
-    @torch.no_grad()
-    def _emit_samples(self) -> None:
-        self._measure_ema_statistics()  # on every process, so their G_ema stay equal
-        if not self.dist.is_main:
-            return
-        source = self.G_ema if self.G_ema is not None else self.G
-        was_training = source.training
-        source.eval()
-        z = self.sample_z.to(self.device)
-        y = None if self.sample_y is None else self.sample_y.to(self.device)
-        # fp32, not autocast: the grid then shows exactly the image a click regenerates.
-        with collect_attention_statistics(source) as collector:
-            images = to_uint8(source(z, y))
-        source.train(was_training)
-        attention = AttentionStats(self.step, tuple(collector.result()))
-        event = SampleGrid(
-            self.step,
-            images,
-            self.sample_z.numpy().copy(),
-            None if self.sample_y is None else self.sample_y.numpy().copy(),
-        )
-        Image.fromarray(make_grid(images)).save(self.run_folder.sample_path(self.step))
-        self._emit(event)
-        self._append_metrics(attention=[attention])
-        self._emit(attention)
 
 
 def _str_or_none(path: Path | None) -> str | None:
