@@ -52,14 +52,13 @@ def upsample_conv3x3(
     out_ch = kernels.shape[0] // 4
     # One 2x2 convolution over x padded by one pixel gives every phase at (h + 1) x (w + 1)
     # positions; phase (a, b) of output pixel (2i + a, 2j + b) is its value at (i + a, j + b).
-    phases = F.conv2d(x, kernels, None, padding=1)
+    phases = F.conv2d(x, kernels, None if bias is None else bias.repeat(4), padding=1)
     out = torch.empty((n, out_ch, h, 2, w, 2), dtype=phases.dtype, device=phases.device)
     for a in (0, 1):
         for b in (0, 1):
             k = 2 * a + b
             out[:, :, :, a, :, b] = phases[:, k * out_ch : (k + 1) * out_ch, a : a + h, b : b + w]
-    out = out.view(n, out_ch, 2 * h, 2 * w)
-    return out if bias is None else out.add_(bias.view(1, -1, 1, 1))
+    return out.view(n, out_ch, 2 * h, 2 * w)
 
 
 def add_upsampled(high: torch.Tensor, low: torch.Tensor) -> torch.Tensor:
