@@ -159,6 +159,7 @@ class MainWindow(
         else:  # first start: the samples and the inspector get most of the height
             self.resizeDocks([self.attention_dock], [BOTTOM_DOCK_HEIGHT], Qt.Orientation.Vertical)
         self.model_panel.set_preset(s.preset)
+        self.data_panel.set_cache_mode(s.data_cache)
         if not s.use_demo and s.last_folder:
             self.data_panel.set_folder(s.last_folder)
         else:

@@ -16,6 +16,7 @@ GEOMETRY = "window/geometry"
 WINDOW_STATE = "window/state"
 LAST_FOLDER = "data/last_folder"
 USE_DEMO = "data/use_demo"
+DATA_CACHE = "data/cache"
 LAST_RUN = "runs/last_run"
 RUNS_DIR = "runs/runs_dir"
 PRESET = "model/preset"
@@ -69,6 +70,15 @@ class Settings:
     @use_demo.setter
     def use_demo(self, value: bool) -> None:
         self.store.setValue(USE_DEMO, "true" if value else "false")
+
+    @property
+    def data_cache(self) -> str:
+        """The data.cache mode last trained with: "auto", "memory" or "disk"."""
+        return self._text(DATA_CACHE) or "auto"
+
+    @data_cache.setter
+    def data_cache(self, value: str) -> None:
+        self.store.setValue(DATA_CACHE, value)
 
     @property
     def preset(self) -> str:

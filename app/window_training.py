@@ -85,6 +85,7 @@ class WindowTraining:
         if folder is not None:
             self.settings.last_folder = folder
         self.settings.preset = config.preset
+        self.settings.data_cache = config.data.cache
         return self._begin_session(TrainingRequest(config, folder, run_dir))
 
     def _begin_session(self, request: TrainingRequest) -> bool:

@@ -27,8 +27,9 @@ def record(window) -> tuple[list[str], list[str]]:
 
 
 def test_a_folder_forced_to_the_disk_cache_trains_and_continues_from_it(
-    qtbot, window, tiny_folder, private_user_dirs
+    qtbot, make_window, tiny_folder, private_user_dirs
 ):
+    window = make_window()
     window.data_panel.set_folder(tiny_folder)
     window.data_panel.set_cache_mode("disk")
     set_tiny_model(window, steps=2)
@@ -57,6 +58,7 @@ def test_a_folder_forced_to_the_disk_cache_trains_and_continues_from_it(
     assert window.data_panel.cache_mode == "disk"
     assert not any(text.startswith("decoding") for text in progress)
     assert f"training from the disk cache {cache} (8 images)" in logs
+    assert make_window().data_panel.cache_mode == "disk"  # remembered from the last Train
 
 
 def test_memory_mode_loads_into_memory_as_before(qtbot, window, tiny_folder):
