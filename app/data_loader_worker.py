@@ -1,5 +1,7 @@
 """What a data folder holds, found off the GUI thread: files, classes, skipped files with their
-reasons, and a few decoded thumbnails so the user can see the data before training."""
+reasons, and a few decoded thumbnails so the user can see the data before training. A
+finished decoded cache (``sagan-engine prepare --out CACHE``) is data too: its manifest says
+what it holds and its first images are the thumbnails."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from sagan_engine.data import (
     ImageSkip,
@@ -17,6 +20,7 @@ from sagan_engine.data import (
     demo_dataset_folder,
     scan_folder,
 )
+from sagan_engine.data_cache import is_cache_folder, open_cache
 
 THUMBNAIL_SIZE = 48
 THUMBNAILS = 12
@@ -33,6 +37,7 @@ class FolderSummary:
     thumbnails: np.ndarray  # uint8 (K, THUMBNAIL_SIZE, THUMBNAIL_SIZE, 3)
     unusable: bool = False  # every file was tried for a thumbnail and none could be decoded
     class_reason: str = ""  # what data.classes decided and why
+    cache_resolution: int = 0  # a decoded cache's image size; 0 for a folder of images
 
 
 def summarise_folder(
@@ -49,6 +54,8 @@ def summarise_folder(
     LoadStopped when ``should_stop()`` turns true.
     """
     root = demo_dataset_folder() if folder is None else Path(folder)
+    if folder is not None and is_cache_folder(root):
+        return _summarise_cache(folder)
     scan = scan_folder(root, should_stop=should_stop, progress=progress, classes=classes)
     counts = Counter(scan.labels)
     # One thumbnail per class first, then evenly spread over the rest.
@@ -82,4 +89,29 @@ def summarise_folder(
         else np.zeros((0, THUMBNAIL_SIZE, THUMBNAIL_SIZE, 3), np.uint8),
         unusable=not thumbnails and tried == len(scan.files),
         class_reason=scan.class_reason,
+    )
+
+
+def _summarise_cache(folder: str) -> FolderSummary:
+    """A decoded cache: counts from its labels, thumbnails from its first images."""
+    dataset = open_cache(folder)
+    labels = np.asarray(dataset.labels[0 : len(dataset)])
+    counts = np.bincount(labels, minlength=len(dataset.class_names)) if len(labels) else []
+    first = dataset.images[0 : min(THUMBNAILS, len(dataset))]
+    thumbnails = [
+        np.asarray(Image.fromarray(image).resize((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.BOX))
+        for image in first
+    ]
+    return FolderSummary(
+        folder=folder,
+        is_demo=False,
+        files=len(dataset),
+        class_names=tuple(dataset.class_names),
+        class_counts=tuple(int(c) for c in counts[: len(dataset.class_names)]),
+        skipped=tuple(dataset.skipped),
+        thumbnails=np.stack(thumbnails)
+        if thumbnails
+        else np.zeros((0, THUMBNAIL_SIZE, THUMBNAIL_SIZE, 3), np.uint8),
+        class_reason=dataset.class_reason,
+        cache_resolution=int(dataset.images.shape[1]),
     )

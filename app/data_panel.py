@@ -274,6 +274,9 @@ class DataPanel(QGroupBox):
     def show_summary(self, summary: FolderSummary) -> None:
         noun = "image file" if summary.files == 1 else "image files"
         lines = [f"<b>{summary.files}</b> {noun}"]
+        if summary.cache_resolution:  # trains at this resolution only, from the disk
+            r = summary.cache_resolution
+            lines = [f"<b>{summary.files}</b> images in a decoded cache at {r}×{r}"]
         if summary.class_names:
             classes = ", ".join(
                 f"{html.escape(name)} ({count})"

@@ -128,3 +128,35 @@ def test_a_disk_too_small_for_the_cache_is_refused_with_folder_and_bytes(
     assert str(tiny_folder) in message and "needs" in message and "10.5 MB is free" in message
     qtbot.waitUntil(lambda: window.training.state == IDLE, timeout=TIMEOUT)
     assert window.train_action.isEnabled()
+
+
+def test_a_prepared_cache_chosen_as_data_shows_what_it_holds_and_trains(
+    qtbot, window, tiny_folder, tmp_path
+):
+    from sagan_engine.data_cache_build import build_cache
+
+    cache = tmp_path / "prepared"
+    build_cache(tiny_folder, 32, out=cache, workers=1)  # sagan-engine prepare --out
+    with qtbot.waitSignal(window.data_panel.summary_ready, timeout=TIMEOUT) as scanned:
+        window.data_panel.set_folder(cache)
+    summary = scanned.args[0]
+    assert (summary.files, summary.cache_resolution, summary.unusable) == (8, 32, False)
+    assert summary.thumbnails.shape == (8, 48, 48, 3) and summary.thumbnails.any()
+    assert "8</b> images in a decoded cache at 32×32" in window.data_panel.summary_label.text()
+
+    window.model_panel.resolution.setCurrentIndex(window.model_panel.resolution.findData(64))
+    set_tiny_model(window, steps=1)
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT) as shown:
+        assert window.start_training()
+    assert str(cache) in shown.args[0] and "32x32" in shown.args[0] and "64x64" in shown.args[0]
+    qtbot.waitUntil(lambda: window.training.state == IDLE, timeout=TIMEOUT)
+    window.error_box.close()
+
+    window.model_panel.resolution.setCurrentIndex(window.model_panel.resolution.findData(32))
+    set_tiny_model(window, steps=1)
+    progress, logs = record(window)
+    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT) as ended:
+        assert window.start_training()
+    assert ended.args[0].reason == "completed"
+    assert not progress  # nothing to decode
+    assert f"training from the disk cache {cache} (8 images)" in logs
