@@ -1,6 +1,7 @@
 """How the main window is put together: its views and docks, its actions, menus and toolbar,
 and its status bar. A mixin of :class:`app.main_window.MainWindow`, kept apart so that the
-window's behaviour (main_window.py) reads without 250 lines of layout in the way."""
+window's behaviour (main_window.py and the other window_* mixins) reads without 250 lines
+of layout in the way."""
 
 from __future__ import annotations
 

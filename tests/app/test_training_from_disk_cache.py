@@ -26,17 +26,24 @@ def record(window) -> tuple[list[str], list[str]]:
     return progress, logs
 
 
+def train(qtbot, window, folder: Path, cache_mode: str, steps: int):
+    """Train ``steps`` steps on ``folder`` with data.cache ``cache_mode`` chosen in the Data
+    panel; returns the TrainingFinished, the progress texts and the log lines."""
+    window.data_panel.set_folder(folder)
+    window.data_panel.set_cache_mode(cache_mode)
+    set_tiny_model(window, steps=steps)
+    progress, logs = record(window)
+    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT) as ended:
+        assert window.start_training()
+    return ended.args[0], progress, logs
+
+
 def test_a_folder_forced_to_the_disk_cache_trains_and_continues_from_it(
     qtbot, make_window, tiny_folder, private_user_dirs
 ):
     window = make_window()
-    window.data_panel.set_folder(tiny_folder)
-    window.data_panel.set_cache_mode("disk")
-    set_tiny_model(window, steps=2)
-    progress, logs = record(window)
-    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT) as ended:
-        assert window.start_training()
-    assert ended.args[0].reason == "completed" and ended.args[0].step == 2
+    finished, progress, logs = train(qtbot, window, tiny_folder, "disk", steps=2)
+    assert finished.reason == "completed" and finished.step == 2
     assert any(text.startswith("decoding into the disk cache: 8/8 files") for text in progress)
     assert any(line.startswith("building the disk cache: 8 images") for line in logs)
     trained_from = [line for line in logs if line.startswith("training from the disk cache")]
@@ -62,13 +69,8 @@ def test_a_folder_forced_to_the_disk_cache_trains_and_continues_from_it(
 
 
 def test_memory_mode_loads_into_memory_as_before(qtbot, window, tiny_folder):
-    window.data_panel.set_folder(tiny_folder)
-    window.data_panel.set_cache_mode("memory")
-    set_tiny_model(window, steps=1)
-    progress, logs = record(window)
-    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT) as ended:
-        assert window.start_training()
-    assert ended.args[0].step == 1
+    finished, progress, logs = train(qtbot, window, tiny_folder, "memory", steps=1)
+    assert finished.step == 1
     assert "loading images 8 / 8" in progress
     assert not any("disk cache" in line for line in logs + progress)
     assert window.training._last_trainer.feed is None
