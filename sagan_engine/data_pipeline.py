@@ -24,6 +24,7 @@ of world size, which is why it is not used here.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -147,7 +148,15 @@ def make_loader(
     prefetch: int = 4,
 ) -> DataLoader:
     """The standard DataLoader over the cache: ``workers`` processes (0: read in this one),
-    ``prefetch`` batches queued per worker, pinned host memory for fast copies to a GPU."""
+    ``prefetch`` batches queued per worker, pinned host memory for fast copies to a GPU.
+
+    The workers are forked (quick) from the main thread of a process with one thread, and
+    spawned, like the cache build's decoding processes, when other threads run (the app
+    trains in a QThread beside its GUI and inspector threads, which Python does not count;
+    an evaluator thread): a forked child inherits the locks those threads held at that instant.
+    """
+    alone = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
+    context = "spawn" if workers and not alone else None
     return DataLoader(
         CachedImages(images, labels),
         batch_sampler=sampler,
@@ -156,6 +165,7 @@ def make_loader(
         pin_memory=pin_memory,
         prefetch_factor=prefetch if workers else None,
         persistent_workers=workers > 0,
+        multiprocessing_context=context,
     )
 
 
