@@ -125,11 +125,13 @@ def test_learns_the_colour_of_a_one_colour_dataset(tmp_path):
     colour = np.array([230, 40, 40], dtype=np.uint8)  # red
     images = np.broadcast_to(colour, (32, 32, 32, 3)).copy()
     data = ImageDataset(images, np.zeros(32, dtype=np.int64), [], [], "red")
+    # 60 steps: the error to the colour is then 3% of the untrained one (seeds 1-5: 4-31%);
+    # 120 steps, as before, bought little more (2%).
     cfg = tiny_config(
-        steps=120,
+        steps=60,
         batch_size=8,
         log_every=20,
-        sample_every=120,
+        sample_every=60,
         checkpoint_every=1000,
         lr_g=1e-3,
         lr_d=2e-3,
