@@ -107,7 +107,10 @@ class _Payload:
         return (open, (self.marker, "w"))  # unpickling would create the marker file
 
 
-@pytest.mark.parametrize("suffix", [".pt", ".pth", ".ckpt"])
+PICKLE_SUFFIXES = [".pt", ".pth", ".ckpt"]
+
+
+@pytest.mark.parametrize("suffix", PICKLE_SUFFIXES)
 def test_pickle_payload_is_never_run(tmp_path, suffix):
     marker = tmp_path / "pwned"
     evil = tmp_path / f"model{suffix}"
@@ -115,15 +118,32 @@ def test_pickle_payload_is_never_run(tmp_path, suffix):
     for load in (load_checkpoint, load_generator):
         with pytest.raises(CheckpointError, match="pickle"):
             load(evil)
-    # And through the CLI, as a user would.
+    assert not marker.exists()
+
+
+def test_pickle_payload_is_never_run_through_the_cli(tmp_path):
+    """As a user would, in a process of its own: ``sagan-engine info --run`` on each kind of
+    pickle file (one process for the three: starting Python and torch is most of the cost)."""
+    evils, markers = [], []
+    for suffix in PICKLE_SUFFIXES:
+        markers.append(tmp_path / f"pwned{suffix}")
+        evils.append(tmp_path / f"model{suffix}")
+        evils[-1].write_bytes(pickle.dumps(_Payload(str(markers[-1]))))
+    launcher = (
+        "import sys\nfrom sagan_engine.cli import main\n"
+        "codes = [main(['info', '--run', path]) for path in sys.argv[1:]]\n"
+        "print(codes)\n"
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "sagan_engine", "info", "--run", str(evil)],
+        [sys.executable, "-c", launcher, *map(str, evils)],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode == 2 and "pickle" in result.stderr
-    assert not marker.exists()
+    assert result.returncode == 0 and result.stdout.strip() == "[2, 2, 2]", result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 3 and all("pickle" in line for line in errors), result.stderr
+    assert not any(marker.exists() for marker in markers)
 
 
 def test_missing_paths_and_empty_run_folders(tmp_path):
