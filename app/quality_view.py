@@ -5,6 +5,7 @@ evaluation.json, with the best step marked; and "Evaluate this model" as a backg
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -110,16 +111,19 @@ class QualityView(QWidget):
             self.best_marker.setData([best[0]], [best[1]])
             self.best_label.setText(f"Best: SWD {best[1]:.2f} at step {best[0]} (★)")
 
-    def show_model(self, jobs: JobRunner, model: str | None, run_dir: str | None) -> None:
-        """Explore mode: the run's evaluation.json (read in the background) and the Evaluate
-        button for ``model`` (a run folder or checkpoint); ``model`` None hides the button."""
+    def show_model(
+        self, jobs: JobRunner, model: str | None, evaluations: str | Path | None
+    ) -> None:
+        """Explore mode: the evaluation.json in the folder ``evaluations`` (a run's, or the
+        demo model's; read in the background) and the Evaluate button for ``model`` (a run
+        folder or checkpoint); ``model`` None hides the button."""
         from sagan_engine.metrics import load_evaluations
 
         self.clear()
         self._model = model
         self.evaluate_button.setVisible(model is not None)
-        if run_dir:
-            job = jobs.start(lambda job: load_evaluations(run_dir), "evaluations")
+        if evaluations:
+            job = jobs.start(lambda job: load_evaluations(evaluations), "evaluations")
             job.succeeded.connect(self.set_evaluations)
             job.failed.connect(lambda message, _d: self.best_label.setText(message))
         if not self._connected:
@@ -130,8 +134,6 @@ class QualityView(QWidget):
     def evaluate(self, jobs: JobRunner, run: str, n: int = 2000) -> Job:
         """Evaluate a run folder or checkpoint in the background; the result is added to the
         plot, emitted as ``evaluated`` and (for a run folder) kept in its evaluation.json."""
-        from pathlib import Path
-
         from sagan_engine.metrics import append_evaluation
 
         stages = {"reference": "loading the reference", "generating": "generating", "swd": "SWD"}

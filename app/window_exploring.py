@@ -14,7 +14,12 @@ from app.metric_history import MetricHistory
 from app.modes import EXPLORE
 from app.run_picker import pick_runs
 from app.style import ACCENT, MUTED
-from sagan_engine.demo_model import DEMO_RUN_NAME, demo_model_available, is_demo_checkpoint
+from sagan_engine.demo_model import (
+    DEMO_RUN_NAME,
+    demo_model_available,
+    is_demo_checkpoint,
+    shipped_evaluation_dir,
+)
 from sagan_engine.runs import RunFolder
 
 
@@ -97,7 +102,9 @@ class WindowExploring:
             job.succeeded.connect(self._on_metrics_loaded)
             job.failed.connect(lambda message, _d: self.statusBar().showMessage(message, 8000))
             self.attention_tools.load_run_metrics(self.jobs, metrics)
-        self.quality_view.show_model(self.jobs, info.run_dir or info.checkpoint, info.run_dir)
+        # A run's evaluation.json; for the demo model, the figures measured at its export.
+        evaluations = info.run_dir or shipped_evaluation_dir(info.checkpoint)
+        self.quality_view.show_model(self.jobs, info.run_dir or info.checkpoint, evaluations)
         self._update_actions()
 
     def _on_metrics_loaded(self, history: MetricHistory) -> None:

@@ -43,6 +43,12 @@ def demo_model_path() -> Path:
     return path
 
 
+def shipped_evaluation_dir(checkpoint: str | Path | None) -> Path | None:
+    """The folder whose evaluation.json holds the shipped model's quality figures (written by
+    scripts/train_demo_model.py at export), when ``checkpoint`` is the demo model."""
+    return DEMO_MODEL_DIR if checkpoint is not None and is_demo_checkpoint(checkpoint) else None
+
+
 def demo_model_available() -> bool:
     return (DEMO_MODEL_DIR / DEMO_MODEL_FILE).is_file()
 

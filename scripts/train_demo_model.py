@@ -112,7 +112,25 @@ def main() -> int:
     weights = args.weights if args.weights != "best" else closest_to_data(run)
     written = export_demo_model(run, args.to, weights)
     print(f"exported {weights} to {written}")
+    evaluated = write_shipped_evaluation(written)
+    print(f"its quality (the window's Quality panel shows it): {evaluated}")
     return 0
+
+
+def write_shipped_evaluation(checkpoint: Path, n: int = 2000) -> Path:
+    """Score the exported file as the window's "Evaluate this model" would (SWD, ``n``
+    images, seed 0) and keep the result beside it as evaluation.json, so that the Quality
+    panel has a figure for the demo model from the first start."""
+    import dataclasses
+
+    from sagan_engine.metrics import evaluate_generator
+    from sagan_engine.metrics.evaluation import save_evaluations
+
+    result = evaluate_generator(checkpoint, n, ("swd",))
+    # Named by file, not by this machine's path: the file ships.
+    result = dataclasses.replace(result, source=f"{checkpoint.name} (the shipped generator)")
+    print(f"SWD x1e3 of the exported model: {result.values['swd_avg']:.2f} ({n} images)")
+    return save_evaluations(checkpoint.parent / "evaluation.json", [result])
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.main_window import EXPLORE, TRAIN
 from app.run_continuation import CannotContinue, plan_continuation
-from sagan_engine.demo_model import demo_model_available
+from sagan_engine.demo_model import DEMO_MODEL_DIR, demo_model_available
+from sagan_engine.metrics.evaluation import load_evaluations
 from tests.app.helpers import set_tiny_model, write_images
 from tests.app.test_main_window import choose_folder, click, click_sample
 
@@ -50,6 +51,11 @@ def test_explore_menu_opens_the_demo_model(qtbot, window):
     with qtbot.waitSignal(window.sample_view.samples_shown, timeout=TIMEOUT):
         window.demo_model_action.trigger()
     assert window.mode == EXPLORE and window.model_info.step > 0
+    # Its quality, measured when it was exported, is in the Quality panel at once.
+    (shipped,) = load_evaluations(DEMO_MODEL_DIR)
+    qtbot.waitUntil(lambda: window.quality_view.best() is not None, timeout=TIMEOUT)
+    assert window.quality_view.best() == (shipped.step, shipped.values["swd_avg"])
+    assert f"SWD {shipped.values['swd_avg']:.2f}" in window.quality_view.best_label.text()
 
 
 def metric_steps(run_dir: Path) -> list[int]:

@@ -13,14 +13,16 @@ from PIL import Image
 from sagan_engine.checkpoint import load_generator, resolve_checkpoint
 from sagan_engine.data import load_demo_dataset
 from sagan_engine.demo_model import (
+    DEMO_MODEL_DIR,
     DEMO_MODEL_FILE,
     demo_model_available,
     demo_model_path,
     export_demo_model,
     is_demo_checkpoint,
+    shipped_evaluation_dir,
 )
 from sagan_engine.errors import CheckpointError
-from sagan_engine.metrics.evaluation import generate_images, random_sample
+from sagan_engine.metrics.evaluation import generate_images, load_evaluations, random_sample
 from sagan_engine.metrics.swd import SWDReference
 from sagan_engine.models import Generator
 from sagan_engine.trainer import Trainer
@@ -56,6 +58,18 @@ def test_demo_model_is_far_closer_to_the_data_than_an_untrained_generator():
     untrained = Generator(loaded.config.model).eval()
     baseline = reference.distance(generate_images(untrained, loaded.config, n, seed=2))
     assert trained.average < 0.5 * baseline.average, (trained.average, baseline.average)
+
+
+@needs_demo_model
+def test_the_shipped_quality_figure_belongs_to_the_shipped_weights():
+    """resources/demo_model/evaluation.json (the Quality panel's figure for the demo model)
+    was measured on this very file: same step, the window's protocol, a plausible SWD."""
+    (shipped,) = load_evaluations(DEMO_MODEL_DIR)
+    assert shipped_evaluation_dir(demo_model_path()) == DEMO_MODEL_DIR
+    assert shipped.step == load_generator("demo").step
+    assert shipped.source.startswith(DEMO_MODEL_FILE)
+    assert shipped.protocol.n_generated == 2000 and shipped.protocol.seed == 0
+    assert 0 < shipped.values["swd_avg"] < 100
 
 
 @needs_demo_model
