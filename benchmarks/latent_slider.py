@@ -80,12 +80,33 @@ def record_worker_tasks() -> dict[int, tuple[float, float]]:
 
 
 def wait_for(app, condition, timeout_s: float = 60.0) -> None:
+    """Run Qt's event loop until ``condition()`` holds. The loop blocks between events as
+    the app's own does; a 2 ms timer checks the condition. (A processEvents-and-sleep loop
+    woke the GUI thread 2000 times a second and took CPU from the render it measured; the
+    figures are time stamps taken in the signal handlers, so the check's period adds
+    nothing to them.)"""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if condition():
+        return
     deadline = time.perf_counter() + timeout_s
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the window did not answer in time")
-        app.processEvents()
-        time.sleep(0.0005)
+    loop, check = QEventLoop(), QTimer()
+    timed_out = []
+
+    def on_check() -> None:
+        if condition():
+            loop.quit()
+        elif time.perf_counter() > deadline:
+            timed_out.append(True)
+            loop.quit()
+
+    check.setInterval(2)
+    check.timeout.connect(on_check)
+    check.start()
+    loop.exec()
+    check.stop()
+    if timed_out:
+        raise TimeoutError("the window did not answer in time")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
             # The frame of this position, shown with its maps (heatmaps_shown comes first).
             wait_for(app, lambda t=target: shown and shown[-1][1] == t)
             isolated.append(shown[-1][0] - start)
-            began, ended = spans[shown[-1][2]]
+            token = shown[-1][2]
+            # The worker notes a task's end after sending its answer: the window may be first.
+            wait_for(app, lambda token=token: token in spans)
+            began, ended = spans[token]
             split["queue_wait"].append(began - start)
             split["render"].append(ended - began)
             split["answer_to_shown"].append(shown[-1][0] - ended)
@@ -193,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_for(app, lambda: shown and shown[-1][1] == last)
         probe.stop()
         drag = [when - sent[t] for when, t, _ in shown[drag_shown_from:] if t in sent]
+        wait_for(app, lambda: all(token in spans for _, _, token in shown[drag_shown_from:]))
         drag_split: dict[str, list[float]] = {"queue_wait": [], "render": [], "answer_to_shown": []}
         for when, t, token in shown[drag_shown_from:]:
             if t in sent:
