@@ -34,7 +34,8 @@ class QualityView(QWidget):
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setLabel("bottom", "step")
         plot.setLabel("left", "SWD x1e3")
-        plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        # Bottom left: the corner an SWD curve (high early, lower later) leaves free.
+        plot.addLegend(offset=(8, -8), labelTextSize="8pt")
         plot.setMenuEnabled(False)
         self.main_curve = plot.plot(
             pen=pg.mkPen("#4c9be8", width=2), symbol="o", symbolSize=5, name="average"
@@ -103,6 +104,11 @@ class QualityView(QWidget):
                 )
         for name, curve in self.level_curves.items():
             curve.setData(steps, [r.get(name, np.nan) for r in rows], connect="finite")
+        plot = self.plot_widget.getPlotItem()
+        if len(steps) == 1:  # one evaluation (e.g. the demo model's): from step 0 to it
+            plot.setXRange(0, max(1.0, 1.05 * steps[0]), padding=0)
+        else:
+            plot.enableAutoRange(axis="x")
         best = self.best()
         if best is None:
             self.best_marker.setData([], [])

@@ -32,6 +32,20 @@ def test_points_and_best_step_marked(qtbot):
     assert view.best() is None and len(view.best_marker.getData()[0]) == 0
 
 
+def test_a_single_evaluation_is_shown_on_an_axis_from_step_0(qtbot):
+    """One point (the demo model's shipped figure) would otherwise get an axis a step wide,
+    its ticks fractions of a step."""
+    view = QualityView()
+    qtbot.addWidget(view)
+    view.add_measurements([_event(4006, 29.5)])
+    (low, high), _ = view.plot_widget.getPlotItem().viewRange()
+    assert low == 0 and 4006 < high < 4300
+    view.add_measurements([_event(5000, 25.0), _event(6000, 24.0)])
+    view.plot_widget.getPlotItem().vb.updateAutoRange()
+    (low, high), _ = view.plot_widget.getPlotItem().viewRange()
+    assert 3000 < low < 4006 and 6000 <= high < 7000  # two or more: the points' own range
+
+
 def test_evaluate_this_model_runs_in_the_background(qtbot, tmp_path):
     folder = write_images(tmp_path / "data", 20, size=32)
     dataset = load_image_folder(folder, 32, cache_dir=None)
