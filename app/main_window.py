@@ -95,6 +95,7 @@ class MainWindow(
         self.mode = TRAIN
         self.samples: SampleSet | None = None  # what the sample grid shows
         self.selected: int | None = None  # the sample in the inspector
+        self.first_look_pending = False  # first start: enlarge a demo sample once drawn
         self.attention_result: AttentionResult | None = None
         self.model_info: ModelInfo | None = None
         self.run_dir: str | None = None  # the run being trained, or last trained

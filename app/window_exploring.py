@@ -64,7 +64,9 @@ class WindowExploring:
         if self.settings.demo_model_shown or not demo_model_available():
             return False
         self.settings.demo_model_shown = True
-        return self.open_demo_model()
+        opened = self.open_demo_model()
+        self.first_look_pending = opened  # its first grid enlarges a smiley with a query
+        return opened
 
     def open_run(self, path: str | Path) -> bool:
         """Explore the generator of a run folder or checkpoint (loaded off the GUI thread)."""

@@ -9,6 +9,13 @@ import numpy as np
 from app.inspector_worker import AttentionReply, SampleSet
 from app.modes import EXPLORE
 from sagan_engine.attention import Query
+from sagan_engine.demo_model import demo_first_look
+
+# On the first start the demo model's grid comes up with a sample enlarged and one pixel of
+# it queried: maps on screen before the first click. The shipped model names its sample
+# (resources/demo_model/first_look.json); without it, the first smiley and this pixel.
+FIRST_LOOK_CLASS = "smileys_emotion"
+FIRST_LOOK_QUERY: Query = (11, 11)
 
 
 class WindowInspection:
@@ -17,10 +24,30 @@ class WindowInspection:
     def _show_samples(self, samples: SampleSet, caption: str) -> None:
         self.samples = samples
         self.sample_view.set_samples(samples.images, caption)
-        if self.selected is not None and self.selected < len(samples.images):
+        if self.first_look_pending:
+            self.first_look_pending = False
+            self.inspect(*self._first_look(samples))
+        elif self.selected is not None and self.selected < len(samples.images):
             self.sample_view.select(self.selected)
             self._show_selected(self.attention_view.queries)
         self._update_actions()
+
+    def _first_look(self, samples: SampleSet) -> tuple[int, list[Query]]:
+        """The sample to enlarge and the pixel to query on the first start."""
+        chosen = demo_first_look()
+        if chosen is not None and chosen.seed == samples.seed and chosen.sample < len(samples.z):
+            return chosen.sample, [chosen.query]
+        return self._first_of_class(samples), [FIRST_LOOK_QUERY]
+
+    def _first_of_class(self, samples: SampleSet) -> int:
+        """The first sample of the class most recognisable at a glance (the demo model's
+        smileys), else the first."""
+        if samples.labels is not None and FIRST_LOOK_CLASS in self.class_names:
+            label = self.class_names.index(FIRST_LOOK_CLASS)
+            found = np.flatnonzero(np.asarray(samples.labels) == label)
+            if len(found):
+                return int(found[0])
+        return 0
 
     def _on_sample_clicked(self, index: int, row: int, col: int) -> None:
         self.inspect(index, [(row, col)])

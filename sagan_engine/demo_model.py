@@ -9,6 +9,8 @@ a generator (its EMA, or G itself when that scored better), in fp16 to keep the 
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -47,6 +49,33 @@ def shipped_evaluation_dir(checkpoint: str | Path | None) -> Path | None:
     """The folder whose evaluation.json holds the shipped model's quality figures (written by
     scripts/train_demo_model.py at export), when ``checkpoint`` is the demo model."""
     return DEMO_MODEL_DIR if checkpoint is not None and is_demo_checkpoint(checkpoint) else None
+
+
+FIRST_LOOK_FILE = "first_look.json"
+
+
+@dataclass(frozen=True)
+class FirstLook:
+    """What the window shows on its very first start: sample ``sample`` of the grid drawn
+    from ``seed`` (classes in turn), enlarged, with ``query`` (row, column) asked. Chosen by
+    a person looking at the shipped model's grid (a GAN's samples vary in quality, and the
+    first one a newcomer sees should be a recognisable one); first_look.json beside it."""
+
+    seed: int
+    sample: int
+    query: tuple[int, int]
+
+
+def demo_first_look(folder: Path | None = None) -> FirstLook | None:
+    """The shipped model's first look, or None when the file is missing or malformed (the
+    window then falls back to the first sample of a class)."""
+    path = (folder or DEMO_MODEL_DIR) / FIRST_LOOK_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        row, col = (int(v) for v in data["query"])
+        return FirstLook(int(data["seed"]), int(data["sample"]), (row, col))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def demo_model_available() -> bool:

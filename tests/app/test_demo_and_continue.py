@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.main_window import EXPLORE, TRAIN
 from app.run_continuation import CannotContinue, plan_continuation
-from sagan_engine.demo_model import DEMO_MODEL_DIR, demo_model_available
+from app.window_inspection import FIRST_LOOK_CLASS, FIRST_LOOK_QUERY
+from sagan_engine.demo_model import DEMO_MODEL_DIR, demo_first_look, demo_model_available
 from sagan_engine.metrics.evaluation import load_evaluations
 from tests.app.helpers import set_tiny_model, write_images
 from tests.app.test_main_window import choose_folder, click, click_sample
@@ -29,8 +30,17 @@ def test_first_start_opens_the_demo_model_once_and_a_click_shows_attention(
     qtbot, make_window, settings
 ):
     window = make_window()
-    with qtbot.waitSignal(window.sample_view.samples_shown, timeout=TIMEOUT):
+    with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
         assert window.greet_first_start()
+    # Before any click: the shipped model's chosen sample enlarged (a smiley), one pixel of
+    # it queried, its map on screen.
+    chosen = demo_first_look()
+    assert chosen is not None and window.samples.seed == chosen.seed
+    assert window.selected == chosen.sample
+    names = window.model_info.class_names
+    assert names[int(window.samples.labels[window.selected])] == "smileys_emotion"
+    assert window.attention_view.queries == [chosen.query]
+    assert len(window.attention_view.heatmaps()) == 1
     assert window.mode == EXPLORE
     assert window.model_info.config.model.resolution == 32
     assert len(window.model_info.class_names) == 8
@@ -43,6 +53,19 @@ def test_first_start_opens_the_demo_model_once_and_a_click_shows_attention(
 
     second = make_window()  # the next start: the user's own choice stands
     assert not second.greet_first_start() and second.mode == TRAIN
+
+
+@needs_demo_model
+def test_without_a_chosen_first_look_the_first_smiley_is_enlarged(
+    qtbot, make_window, settings, monkeypatch
+):
+    monkeypatch.setattr("app.window_inspection.demo_first_look", lambda: None)
+    window = make_window()
+    with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
+        assert window.greet_first_start()
+    labels, names = window.samples.labels, window.model_info.class_names
+    first = next(i for i, label in enumerate(labels) if names[label] == FIRST_LOOK_CLASS)
+    assert window.selected == first and window.attention_view.queries == [FIRST_LOOK_QUERY]
 
 
 @needs_demo_model

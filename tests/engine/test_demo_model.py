@@ -15,6 +15,9 @@ from sagan_engine.data import load_demo_dataset
 from sagan_engine.demo_model import (
     DEMO_MODEL_DIR,
     DEMO_MODEL_FILE,
+    FIRST_LOOK_FILE,
+    FirstLook,
+    demo_first_look,
     demo_model_available,
     demo_model_path,
     export_demo_model,
@@ -70,6 +73,24 @@ def test_the_shipped_quality_figure_belongs_to_the_shipped_weights():
     assert shipped.source.startswith(DEMO_MODEL_FILE)
     assert shipped.protocol.n_generated == 2000 and shipped.protocol.seed == 0
     assert 0 < shipped.values["swd_avg"] < 100
+
+
+def test_the_first_look_file_is_read_or_ignored_when_malformed(tmp_path):
+    path = tmp_path / FIRST_LOOK_FILE
+    assert demo_first_look(tmp_path) is None  # missing
+    path.write_text('{"seed": 3, "sample": 7, "query": [4, 5]}')
+    assert demo_first_look(tmp_path) == FirstLook(3, 7, (4, 5))
+    for bad in ('{"seed": 3}', "not json", '{"seed": 1, "sample": 2, "query": [1]}'):
+        path.write_text(bad)
+        assert demo_first_look(tmp_path) is None, bad
+
+
+@needs_demo_model
+def test_the_shipped_first_look_is_a_pixel_of_a_grid_sample():
+    chosen = demo_first_look()
+    assert chosen is not None and 0 <= chosen.sample < 36  # the window's first grid: 36
+    resolution = load_generator("demo").config.model.resolution
+    assert all(0 <= v < resolution for v in chosen.query)
 
 
 @needs_demo_model
