@@ -320,9 +320,7 @@ class TrainingWorker(QObject):
         disk_cache = None
         if isinstance(dataset.images, DiskArray):
             disk_cache = str(dataset.images.paths[0].parent) if dataset.images.paths else ""
-            self._post(
-                Log(f"training from the disk cache {disk_cache} ({len(dataset)} images)")
-            )
+            self._post(Log(f"training from the disk cache {disk_cache} ({len(dataset)} images)"))
         self._post(
             DatasetReady(
                 dataset.source,
