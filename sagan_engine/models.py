@@ -61,10 +61,15 @@ class GBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         h = F.relu(self.bn1(x, y))
-        if self.render_kernels is not None and upsample_conv.usable(h):
+        rendering = self.render_kernels is not None
+        if upsample_conv.usable(h, rendering):
             # The same function at the low resolution: up + conv3 as phase convolutions, and
-            # the 1x1 shortcut before the up-sampling it commutes with.
-            h = upsample_conv.upsample_conv3x3(h, self.render_kernels, self.conv1.bias)
+            # the 1x1 shortcut before the up-sampling it commutes with. Reading conv1.weight
+            # runs its power iteration, as calling conv1 would.
+            kernels = (
+                self.render_kernels if rendering else upsample_conv.phase_kernels(self.conv1.weight)
+            )
+            h = upsample_conv.upsample_conv3x3(h, kernels, self.conv1.bias)
             h = self.conv2(F.relu(self.bn2(h, y)))
             return upsample_conv.add_upsampled(h, self.shortcut(x))
         h = self.conv2(F.relu(self.bn2(self.conv1(upsample_2x(h)), y)))
