@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import upsample_conv
+from . import pool_conv, upsample_conv
 from .config import ModelConfig
 from .layers import ConditionalBatchNorm2d, SelfAttention, sn_conv2d, sn_embedding, sn_linear
 
@@ -77,7 +77,7 @@ class GBlock(nn.Module):
 
 
 class DBlock(nn.Module):
-    """Down-sampling residual block: (ReLU)-conv3-ReLU-conv3-avgpool, shortcut conv1-avgpool."""
+    """Down-sampling residual block: (ReLU)-conv3-ReLU-conv3-avgpool, shortcut avgpool-conv1."""
 
     def __init__(self, in_ch: int, out_ch: int, downsample: bool, preactivation: bool) -> None:
         super().__init__()
@@ -92,18 +92,25 @@ class DBlock(nn.Module):
     def _shortcut(self, x: torch.Tensor) -> torch.Tensor:
         if not self.learnable_shortcut:
             return x
-        if self.preactivation:
-            x = self.shortcut(x)
+        if self.preactivation and not (self.downsample and pool_conv.usable(x)):
+            x = self.shortcut(x)  # BigGAN's order in the later blocks: project, then pool
             return F.avg_pool2d(x, 2) if self.downsample else x
         # The first block sees the image: pool first, then project (cheaper, as in BigGAN).
+        # On the CPU the later blocks do the same: a 1x1 convolution commutes with 2x2
+        # average pooling (both linear, the bias passes through the mean), so it is the same
+        # function at a quarter of the multiply-adds.
         x = F.avg_pool2d(x, 2) if self.downsample else x
         return self.shortcut(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(x) if self.preactivation else x
-        h = self.conv2(F.relu(self.conv1(h)))
-        if self.downsample:
-            h = F.avg_pool2d(h, 2)
+        h = F.relu(self.conv1(F.relu(x) if self.preactivation else x))
+        if self.downsample and pool_conv.usable(h):
+            # conv3 then average pooling as one stride-2 4x4 convolution; reading
+            # conv2.weight runs its power iteration, as calling conv2 would.
+            h = pool_conv.conv3x3_avg_pool(h, self.conv2.weight, self.conv2.bias)
+        else:
+            h = self.conv2(h)
+            h = F.avg_pool2d(h, 2) if self.downsample else h
         return h + self._shortcut(x)
 
 
