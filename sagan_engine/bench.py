@@ -84,6 +84,7 @@ class BenchSettings:
     # Matmul-peak sampling: this long first, and half of it after every training run.
     matmul_seconds: float = 2.0
     num_images: int = SYNTHETIC_IMAGES
+    options: bool = True  # the options table: every per-machine choice both ways
     gui: bool = True
     gui_seconds: float = 30.0
     # Time, not steps: the window's start-up jobs run beside the first seconds of training.
@@ -335,6 +336,8 @@ def _options_section(ctx: _Context, options_preset: str) -> list[TrainingRun]:
     """Every option variant, ``repeats`` rounds of all of them in turn (so that a load change
     on a shared machine falls on every variant alike); the median run of each."""
     settings = ctx.settings
+    if not settings.options:
+        return []
     variants = option_variants(ctx.device, settings.compile, settings.quick, settings.threads)
     runs: dict[str, list[TrainingRun]] = {label: [] for label, _ in variants}
     for repeat in range(settings.repeats):
@@ -408,6 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gui-seconds", type=float, help="seconds of each GUI-cost run")
     parser.add_argument("--no-gui", action="store_true", help="skip the GUI-cost measurement")
     parser.add_argument(
+        "--no-options",
+        action="store_true",
+        help="skip the options table (9 more runs per repeat)",
+    )
+    parser.add_argument(
         "--no-isolate", action="store_true", help="measure in this process, not fresh ones"
     )
     parser.add_argument(
@@ -418,7 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     settings = BenchSettings.quick_settings() if args.quick else BenchSettings()
-    changes: dict[str, object] = {"device": args.device, "gui": not args.no_gui}
+    changes: dict[str, object] = {
+        "device": args.device,
+        "gui": not args.no_gui,
+        "options": not args.no_options,
+    }
     if args.presets:
         names = tuple(n.strip() for n in args.presets.split(",") if n.strip())
         unknown = [n for n in names if n not in PRESETS]

@@ -4,6 +4,7 @@ speed on a shared test machine is not a property of the code)."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -200,3 +201,17 @@ def test_the_cli_hands_every_bench_option_to_the_bench(capsys):
     # that nothing is measured: the bench itself must answer, with status 2.
     assert cli.main(["bench", "--presets", "res999"]) == 2
     assert "unknown preset" in capsys.readouterr().err
+
+
+def test_no_options_skips_the_options_runs():
+    settings = bench.settings_from_args(bench.build_parser().parse_args(["--no-options"]))
+    assert (
+        not settings.options
+        and bench.settings_from_args(bench.build_parser().parse_args([])).options
+    )
+
+    def never(*_args):
+        raise AssertionError("an options run was measured")
+
+    ctx = SimpleNamespace(settings=settings, device=torch.device("cpu"), log=never, measure=never)
+    assert bench._options_section(ctx, "demo") == []
