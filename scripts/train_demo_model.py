@@ -47,7 +47,8 @@ def demo_model_config(steps: int) -> RunConfig:
     )
 
 
-def train(out: Path, steps: int) -> Path:
+def train(out: Path, steps: int) -> Path | None:
+    """Train (or resume) the demo run to ``steps``; None when it was stopped before them."""
     from sagan_engine.cli import ProgressLine
     from sagan_engine.data import load_demo_dataset
     from sagan_engine.trainer import Trainer
@@ -62,6 +63,15 @@ def train(out: Path, steps: int) -> Path:
     start = time.perf_counter()
     finished = trainer.run()
     print(f"trained to step {finished.step} in {time.perf_counter() - start:.0f} s: {out}")
+    if finished.step < steps:
+        # A stopped run is not exported: that would replace the shipped model, whose card,
+        # sample sheet and first_look.json describe the one before it.
+        print(
+            f"stopped before step {steps}: nothing exported. The same command resumes it; "
+            f"`--export {out}` ships it as it is (then update MODEL_CARD.md, the sample "
+            "sheet and first_look.json)."
+        )
+        return None
     return out
 
 
@@ -109,6 +119,8 @@ def main() -> int:
 
         torch.set_num_threads(args.threads)
     run = args.export or train(args.out, args.steps)
+    if run is None:
+        return 0
     weights = args.weights if args.weights != "best" else closest_to_data(run)
     written = export_demo_model(run, args.to, weights)
     print(f"exported {weights} to {written}")
