@@ -90,6 +90,11 @@ class _Layout:
             return t.permute(0, 2, 3, 1).view(n, height // 2, 2, width // 2, 2, c)
         return t.view(n, c, height // 2, 2, width // 2, 2)
 
+    def spread(self, low: torch.Tensor) -> torch.Tensor:
+        """A (N, C, h, w) tensor as a view that broadcasts over a :meth:`split` one's phases."""
+        low = self.native(low.contiguous(memory_format=self.memory_format))
+        return low[:, :, None, :, None, :] if self.channels_last else low[:, :, :, None, :, None]
+
     def phase(self, split: torch.Tensor, a: int, b: int) -> torch.Tensor:
         """The pixels of phase (a, b) in a :meth:`split` view, in memory-order axes."""
         if self.channels_last:
@@ -153,15 +158,8 @@ class _AddUpsampled(torch.autograd.Function):
         layout = _Layout(_channels_last(high))
         ctx.layout = layout
         out = torch.empty_like(high, memory_format=layout.memory_format)
-        low = layout.native(low.contiguous(memory_format=layout.memory_format))
-        spread = (
-            low[:, :, None, :, None, :] if layout.channels_last else low[:, :, :, None, :, None]
-        )
-        torch.add(
-            layout.split(high.contiguous(memory_format=layout.memory_format)),
-            spread,
-            out=layout.split(out),
-        )
+        high = high.contiguous(memory_format=layout.memory_format)
+        torch.add(layout.split(high), layout.spread(low), out=layout.split(out))
         return out
 
     @staticmethod
@@ -194,9 +192,7 @@ def add_upsampled(high: torch.Tensor, low: torch.Tensor) -> torch.Tensor:
     if torch.is_grad_enabled() and (high.requires_grad or low.requires_grad):
         return _AddUpsampled.apply(high, low)
     layout = _Layout(_channels_last(high))
-    low = layout.native(low.contiguous(memory_format=layout.memory_format))
-    spread = low[:, :, None, :, None, :] if layout.channels_last else low[:, :, :, None, :, None]
-    layout.split(high).add_(spread)
+    layout.split(high).add_(layout.spread(low))
     return high
 
 
@@ -205,7 +201,7 @@ def usable(x: torch.Tensor, rendering: bool) -> bool:
     dense layout, and for training the CPU (where it was measured) outside ``torch.compile``
     (whose own fusion is left to see the plain graph)."""
     dense = x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)
-    if x.dim() != 4 or x.shape[-1] < MIN_SIDE or x.shape[-2] < 2 or not dense:
+    if x.dim() != 4 or min(x.shape[-2:]) < MIN_SIDE or not dense:
         return False
     return rendering or (x.device.type == "cpu" and not torch.compiler.is_compiling())
 
