@@ -34,16 +34,16 @@ def pooled_kernel(weight: torch.Tensor) -> torch.Tensor:
     return (placed(0, 0) + placed(1, 0) + placed(0, 1) + placed(1, 1)) * 0.25
 
 
+def eager_cpu(x: torch.Tensor) -> bool:
+    """Where the low-resolution forms of this module and of ``upsample_conv`` train: on the
+    CPU (where they were measured), outside ``torch.compile`` (whose fusion is left to see
+    the plain graph)."""
+    return x.device.type == "cpu" and not torch.compiler.is_compiling()
+
+
 def usable(x: torch.Tensor) -> bool:
-    """Whether the stride-2 form applies: the CPU (where it was measured), outside
-    ``torch.compile`` (whose fusion is left to see the plain graph), even sides."""
-    return (
-        x.device.type == "cpu"
-        and not torch.compiler.is_compiling()
-        and x.dim() == 4
-        and x.shape[-1] % 2 == 0
-        and x.shape[-2] % 2 == 0
-    )
+    """Whether the stride-2 form applies: :func:`eager_cpu`, and even sides."""
+    return eager_cpu(x) and x.dim() == 4 and x.shape[-1] % 2 == 0 and x.shape[-2] % 2 == 0
 
 
 def conv3x3_avg_pool(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):

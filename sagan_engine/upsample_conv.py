@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from .pool_conv import eager_cpu
+
 MIN_SIDE = 8  # input side from which the phase form is used (4x4: slower, measured)
 PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))  # (row, column) parity, in kernel order
 
@@ -198,12 +200,11 @@ def add_upsampled(high: torch.Tensor, low: torch.Tensor) -> torch.Tensor:
 
 def usable(x: torch.Tensor, rendering: bool) -> bool:
     """Whether the phase form applies to ``x``: a side at which it pays (``MIN_SIDE``), a
-    dense layout, and for training the CPU (where it was measured) outside ``torch.compile``
-    (whose own fusion is left to see the plain graph)."""
+    dense layout, and for training :func:`~sagan_engine.pool_conv.eager_cpu`."""
     dense = x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)
     if x.dim() != 4 or min(x.shape[-2:]) < MIN_SIDE or not dense:
         return False
-    return rendering or (x.device.type == "cpu" and not torch.compiler.is_compiling())
+    return rendering or eager_cpu(x)
 
 
 @torch.no_grad()
