@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from app.image_items import title_label
 from app.metric_history import MetricHistory, Smoother
-from app.style import GAMMA_COLOURS, SERIES_COLOURS
+from app.style import GAMMA_COLOURS, MUTED, SERIES_COLOURS
 
 # (plot title, y label, [(column, legend name)])
 PLOTS = (
@@ -23,6 +23,8 @@ PLOTS = (
 )
 GAMMA_PLOT = 2
 REDRAW_MS = 200  # long runs have many points: redrawing 5 times a second is plenty
+# What the header says while no point is shown (a lone checkpoint has no log with it).
+EMPTY_NOTE = "no training log yet: curves stream in while a run trains, or come with an opened run"
 
 
 def _layer_order(name: str) -> tuple[bool, int, str]:
@@ -68,8 +70,11 @@ class CurvesView(QWidget):
             "visible as faint lines"
         )
         self.smoothing_label = QLabel()
+        self.empty_note = QLabel(EMPTY_NOTE)
+        self.empty_note.setStyleSheet(f"color: {MUTED};")
         header = QHBoxLayout()
-        header.addWidget(title, 1)
+        header.addWidget(title)
+        header.addWidget(self.empty_note, 1)
         header.addWidget(QLabel("Smoothing"))
         header.addWidget(self.smoothing)
         header.addWidget(self.smoothing_label)
@@ -135,6 +140,7 @@ class CurvesView(QWidget):
             series.set_weight(self.weight)
             series.line.setData([], [])
             series.raw.setData([], [])
+        self.empty_note.show()
 
     def set_history(self, history: MetricHistory) -> None:
         """Show a whole history (e.g. a run's metrics.csv)."""
@@ -158,6 +164,7 @@ class CurvesView(QWidget):
 
     def refresh(self) -> None:
         history = self.history
+        self.empty_note.setVisible(len(history) == 0)
         steps = history.column("step")
         for column, series in self.series.items():
             series.update(steps, history.column(column))

@@ -19,6 +19,7 @@ from sagan_engine.demo_model import (
     demo_model_available,
     is_demo_checkpoint,
     shipped_evaluation_dir,
+    shipped_metrics_path,
 )
 from sagan_engine.runs import RunFolder
 
@@ -98,8 +99,8 @@ class WindowExploring:
         self.progress.setFormat("exploring a trained model")
         self.sample_view.clear("Drawing samples…")
         self.explore_panel.draw()
-        if info.run_dir and RunFolder(info.run_dir).metrics_path.is_file():
-            metrics = RunFolder(info.run_dir).metrics_path
+        metrics = self._training_log(info)
+        if metrics is not None:
             job = self.jobs.start(lambda job: MetricHistory.from_csv(metrics), "metrics")
             job.succeeded.connect(self._on_metrics_loaded)
             job.failed.connect(lambda message, _d: self.statusBar().showMessage(message, 8000))
@@ -108,6 +109,15 @@ class WindowExploring:
         evaluations = info.run_dir or shipped_evaluation_dir(info.checkpoint)
         self.quality_view.show_model(self.jobs, info.run_dir or info.checkpoint, evaluations)
         self._update_actions()
+
+    @staticmethod
+    def _training_log(info: ModelInfo) -> Path | None:
+        """The metrics.csv whose curves belong to the loaded model: its run's, or for the demo
+        model the log shipped beside it (None for a lone checkpoint)."""
+        if info.run_dir:
+            path = RunFolder(info.run_dir).metrics_path
+            return path if path.is_file() else None
+        return shipped_metrics_path(info.checkpoint)
 
     def _on_metrics_loaded(self, history: MetricHistory) -> None:
         if self.mode == EXPLORE:

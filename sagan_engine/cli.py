@@ -386,14 +386,27 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics_of(run: str) -> Path:
+    """A run folder's metrics.csv, or for ``demo`` the training log shipped with the model."""
+    from .demo_model import demo_model_path, is_demo_name, shipped_metrics_path
+
+    if is_demo_name(run):
+        shipped = shipped_metrics_path(demo_model_path())
+        if shipped is None:
+            raise SaganError("the bundled demo model ships without its training log")
+        return shipped
+    folder = RunFolder(run)
+    if not folder.metrics_path.is_file():
+        raise SaganError(f"{folder.path}: no metrics.csv (is this a run folder?)")
+    return folder.metrics_path
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from .output_paths import output_errors, write_output
 
-    folder = RunFolder(args.run)
-    if not folder.metrics_path.is_file():
-        raise SaganError(f"{folder.path}: no metrics.csv (is this a run folder?)")
-    with output_errors(folder.metrics_path, "cannot read"):
-        data = folder.metrics_path.read_bytes()
+    metrics = _metrics_of(args.run)
+    with output_errors(metrics, "cannot read"):
+        data = metrics.read_bytes()
     path = write_output(args.csv, data)
     rows = max(0, len(data.splitlines()) - 1)
     print(f"wrote {path} ({rows} rows)")

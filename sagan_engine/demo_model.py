@@ -9,6 +9,8 @@ a generator (its EMA, or G itself when that scored better), in fp16 to keep the 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +20,15 @@ import torch
 from . import checkpoint as ckpt_io
 from .errors import CheckpointError
 from .models import Generator
+from .runs import RunFolder
 from .standing_stats import measure_batch_norm_statistics
 
 DEMO_RUN_NAME = "demo"
 EXPORT_STATS_BATCHES = 16  # x 64 latents measure the shipped EMA's batch-norm statistics
 DEMO_MODEL_FILE = "demo_generator.safetensors"
+# The training log of the run the shipped model came from, up to its step: the window's
+# training curves (losses, D's outputs, attention gamma over training) and `export --run demo`.
+DEMO_METRICS_FILE = "metrics.csv"
 
 
 def _resources_dir() -> Path:
@@ -49,6 +55,14 @@ def shipped_evaluation_dir(checkpoint: str | Path | None) -> Path | None:
     """The folder whose evaluation.json holds the shipped model's quality figures (written by
     scripts/train_demo_model.py at export), when ``checkpoint`` is the demo model."""
     return DEMO_MODEL_DIR if checkpoint is not None and is_demo_checkpoint(checkpoint) else None
+
+
+def shipped_metrics_path(checkpoint: str | Path | None) -> Path | None:
+    """The training log shipped beside the demo model, when ``checkpoint`` is the demo model
+    and the log is there (a model exported before the log shipped has none)."""
+    folder = shipped_evaluation_dir(checkpoint)
+    path = folder / DEMO_METRICS_FILE if folder is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 FIRST_LOOK_FILE = "first_look.json"
@@ -118,7 +132,41 @@ def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str =
     to.mkdir(parents=True, exist_ok=True)
     path = to / DEMO_MODEL_FILE
     ckpt_io.save_checkpoint(path, source.step, source.config, source.class_names, tensors, extra)
+    export_training_log(source.path.parent.parent, source.step, to / DEMO_METRICS_FILE)
     return path
+
+
+def export_training_log(run: Path, step: int, to: Path) -> bool:
+    """Copy the rows of ``run``'s metrics.csv up to ``step`` (the exported model's) to ``to``:
+    a run continued past its export logs steps the shipped model never saw; rows with no
+    value (statistics columns the run's header lacks) are left out. A stale log from
+    an earlier export is removed when the run has none, so the curves never describe another
+    model. Returns whether a log was written."""
+    folder = RunFolder(run)
+    if not folder.metrics_path.is_file():
+        to.unlink(missing_ok=True)
+        return False
+    with open(folder.metrics_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    header, body = (rows[0], rows[1:]) if rows else ([], [])
+    kept = [
+        [_six_digits(cell) for cell in row]
+        for row in body
+        if row and row[0].isdigit() and int(row[0]) <= step and any(row[1:])
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([header, *kept])
+    to.write_text(buffer.getvalue(), encoding="utf-8")
+    return True
+
+
+def _six_digits(cell: str) -> str:
+    """A logged float to six significant digits (the shipped log at half the size; curves
+    and their smoothing cannot show the difference); steps and empty cells as they are."""
+    try:
+        return cell if cell.isdigit() or not cell else f"{float(cell):.6g}"
+    except ValueError:
+        return cell
 
 
 def ema_generator_with_own_statistics(source: ckpt_io.Checkpoint) -> Generator:

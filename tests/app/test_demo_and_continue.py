@@ -79,6 +79,12 @@ def test_explore_menu_opens_the_demo_model(qtbot, window):
     qtbot.waitUntil(lambda: window.quality_view.best() is not None, timeout=TIMEOUT)
     assert window.quality_view.best() == (shipped.step, shipped.values["swd_avg"])
     assert f"SWD {shipped.values['swd_avg']:.2f}" in window.quality_view.best_label.text()
+    # Its training log, shipped beside it, fills the curves up to the model's own step.
+    qtbot.waitUntil(lambda: len(window.curves_view.history) > 0, timeout=TIMEOUT)
+    steps = window.curves_view.history.column("step")
+    assert steps[-1] == window.model_info.step and steps[0] < steps[-1] / 10
+    assert "G attention 16x16" in window.curves_view.history.gamma_names
+    assert window.curves_view.empty_note.isHidden()
 
 
 def metric_steps(run_dir: Path) -> list[int]:

@@ -111,8 +111,10 @@ def test_curves_are_built_for_long_runs(qtbot):
         StepStats(s, 1.0, 2.0, 0.5, -0.5, {"G attention 16x16": s * 1e-5}, 10.0, 0.1, 1.0, 9.0)
         for s in range(1, n + 1)
     ]
+    assert not view.empty_note.isHidden()  # nothing to show yet: the header says why
     view.add_stats(batch)
     view.refresh()
+    assert view.empty_note.isHidden()
     for series in view._all_series():
         for item in (series.line, series.raw):
             assert item.opts["autoDownsample"] and item.opts["clipToView"]
@@ -121,6 +123,7 @@ def test_curves_are_built_for_long_runs(qtbot):
     assert len(steps) == n and values[-1] == pytest.approx(0.2, rel=0.05)
     view.clear()
     assert len(view.history) == 0 and len(view.curve_data("loss_d")[0]) == 0
+    assert not view.empty_note.isHidden()
 
 
 def test_a_slow_scan_shows_progress_and_can_be_cancelled(qtbot, monkeypatch, tmp_path):

@@ -3,6 +3,7 @@ demo data than an untrained generator under the SWD."""
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 
@@ -11,8 +12,10 @@ import torch
 from PIL import Image
 
 from sagan_engine.checkpoint import load_generator, resolve_checkpoint
+from sagan_engine.cli import main as cli_main
 from sagan_engine.data import load_demo_dataset
 from sagan_engine.demo_model import (
+    DEMO_METRICS_FILE,
     DEMO_MODEL_DIR,
     DEMO_MODEL_FILE,
     FIRST_LOOK_FILE,
@@ -23,6 +26,7 @@ from sagan_engine.demo_model import (
     export_demo_model,
     is_demo_checkpoint,
     shipped_evaluation_dir,
+    shipped_metrics_path,
 )
 from sagan_engine.errors import CheckpointError
 from sagan_engine.metrics.evaluation import generate_images, load_evaluations, random_sample
@@ -142,3 +146,42 @@ def test_export_keeps_only_the_ema_generator_in_fp16(tmp_path):
     assert not torch.equal(
         raw.generator.state_dict()[weight], loaded.generator.state_dict()[weight]
     )
+
+
+def test_export_ships_the_training_log_up_to_the_exported_step(tmp_path):
+    """The window's curves and `export --run demo` read the log beside the model: it must end
+    at the model's step, even when the run trained on after the checkpoint exported."""
+    run = tmp_path / "run"
+    Trainer(tiny_config(steps=6, log_every=1), synthetic_dataset(classes=2), run).run()
+    exported = export_demo_model(run / "checkpoints" / "step_000003.safetensors", tmp_path / "x")
+    with open(tmp_path / "x" / DEMO_METRICS_FILE, newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    with open(run / "metrics.csv", newline="") as handle:
+        source_header, *source_rows = list(csv.reader(handle))
+    up_to_3 = [row for row in source_rows if int(row[0]) <= 3 and any(row[1:])]
+    assert header == source_header and len(up_to_3) < len(source_rows)
+    assert [row[0] for row in rows] == [row[0] for row in up_to_3]
+    for row, source in zip(rows, up_to_3, strict=True):  # six significant digits
+        for cell, original in zip(row[1:], source[1:], strict=True):
+            assert cell == original == "" or float(cell) == pytest.approx(float(original), 1e-5)
+    assert load_generator(exported).step == 3
+    # Only the demo model's own folder counts as shipped.
+    assert shipped_metrics_path(exported) is None
+    # A run without a log: the stale one of an earlier export goes, it would describe another.
+    (run / "metrics.csv").unlink()
+    export_demo_model(run, tmp_path / "x")
+    assert not (tmp_path / "x" / DEMO_METRICS_FILE).exists()
+
+
+def test_cli_exports_the_demo_models_training_log(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    Trainer(tiny_config(steps=3, log_every=1), synthetic_dataset(classes=2), run).run()
+    shipped = tmp_path / "shipped"
+    export_demo_model(run, shipped)
+    monkeypatch.setattr("sagan_engine.demo_model.DEMO_MODEL_DIR", shipped)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "log.csv"
+    assert cli_main(["export", "--run", "demo", "--csv", str(out)]) == 0
+    assert out.read_bytes() == (shipped / DEMO_METRICS_FILE).read_bytes()
+    (shipped / DEMO_METRICS_FILE).unlink()
+    assert cli_main(["export", "--run", "demo", "--csv", str(out)]) != 0
