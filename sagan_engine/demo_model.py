@@ -29,6 +29,9 @@ DEMO_MODEL_FILE = "demo_generator.safetensors"
 # The training log of the run the shipped model came from, up to its step: the window's
 # training curves (losses, D's outputs, attention gamma over training) and `export --run demo`.
 DEMO_METRICS_FILE = "metrics.csv"
+# Generator states over the run's training, for "attention over training" on the demo model:
+# snapshots/step_NNNNNN.safetensors beside it (fp16, ~0.65 MB each), log-spaced in steps.
+DEMO_SNAPSHOTS = 8
 
 
 def _resources_dir() -> Path:
@@ -63,6 +66,13 @@ def shipped_metrics_path(checkpoint: str | Path | None) -> Path | None:
     folder = shipped_evaluation_dir(checkpoint)
     path = folder / DEMO_METRICS_FILE if folder is not None else None
     return path if path is not None and path.is_file() else None
+
+
+def shipped_snapshots_dir(checkpoint: str | Path | None) -> Path | None:
+    """The folder of the demo model's states over training (see :data:`DEMO_SNAPSHOTS`),
+    when ``checkpoint`` is the demo model; the replay lists the files in it."""
+    folder = shipped_evaluation_dir(checkpoint)
+    return RunFolder(folder).snapshots_dir if folder is not None else None
 
 
 FIRST_LOOK_FILE = "first_look.json"
@@ -133,7 +143,38 @@ def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str =
     path = to / DEMO_MODEL_FILE
     ckpt_io.save_checkpoint(path, source.step, source.config, source.class_names, tensors, extra)
     export_training_log(source.path.parent.parent, source.step, to / DEMO_METRICS_FILE)
+    export_replay_states(source, to, weights)
     return path
+
+
+def export_replay_states(
+    source: ckpt_io.Checkpoint, to: Path, weights: str = "G_ema", keep: int = DEMO_SNAPSHOTS
+) -> list[int]:
+    """Write ``keep`` of the run's generator states up to ``source``'s step as snapshots in
+    ``to``, spaced evenly in log(step), the last one the exported model itself: the replay of
+    "attention over training" for a model that ships without its run. States come from the
+    run's checkpoints (fp32) or, where it has none, its snapshots; each gets batch-norm
+    statistics measured on its own weights, as the exported model does. Returns the steps."""
+    from .snapshots import save_snapshot, step_files, steps_to_prune
+
+    run = RunFolder(source.path.parent.parent)
+    states = dict(step_files(run.snapshots_dir))
+    states.update(step_files(run.checkpoints_dir))  # a checkpoint's EMA is fp32, not fp16
+    states = {step: path for step, path in states.items() if 0 < step <= source.step}
+    states[source.step] = source.path
+    dropped = set(steps_to_prune(list(states), keep)) if len(states) > 1 else set()
+    folder = RunFolder(to).snapshots_dir
+    for _step, path in step_files(folder):  # an earlier export's states describe another run
+        path.unlink()
+    kept = []
+    for step in sorted(set(states) - dropped):
+        state = source if step == source.step else ckpt_io.load_checkpoint(states[step])
+        if not state.state_dict(weights):
+            continue  # a snapshot of the EMA when G itself ships, or the other way round
+        generator = checkpoint_generator(state, weights)
+        save_snapshot(to, step, state.config, state.class_names, generator, weights == "G_ema")
+        kept.append(step)
+    return kept
 
 
 def export_training_log(run: Path, step: int, to: Path) -> bool:

@@ -73,7 +73,8 @@ def steps_to_prune(steps: Sequence[int], keep: int) -> list[int]:
 
 
 # ---------------------------------------------------------------------------- files
-def _step_files(folder: Path) -> list[tuple[int, Path]]:
+def step_files(folder: Path) -> list[tuple[int, Path]]:
+    """The ``step_NNNNNN.safetensors`` files of ``folder`` as (step, path), by step."""
     if not folder.is_dir():
         return []
     found = []
@@ -107,7 +108,7 @@ def save_snapshot(
 
 def prune_snapshots(run: str | Path, keep: int) -> list[Path]:
     """Delete snapshot files beyond ``keep`` (see :func:`steps_to_prune`); returns them."""
-    files = dict(_step_files(RunFolder(run).snapshots_dir))
+    files = dict(step_files(RunFolder(run).snapshots_dir))
     gone = [files[step] for step in steps_to_prune(list(files), keep)]
     for path in gone:
         path.unlink(missing_ok=True)
@@ -154,16 +155,23 @@ class SnapshotRef:
 def list_snapshots(run: str | Path) -> list[SnapshotRef]:
     """The generator states of ``run`` to replay, oldest first: its snapshot files, or, for
     a run that has none (trained before snapshots existed, or with ``train.snapshots = 0``),
-    its regular checkpoints. A checkpoint file given instead of a folder is the only step.
+    its regular checkpoints. A checkpoint file given instead of a folder is the only step,
+    except the demo model, whose states over training ship beside it.
     """
     path = Path(run).expanduser()
     if not path.is_dir():
         file = ckpt_io.resolve_checkpoint(run)  # a checkpoint file (or the demo model)
+        from .demo_model import shipped_snapshots_dir
+
+        folder = shipped_snapshots_dir(file)  # None but for the demo model
+        shipped = step_files(folder) if folder is not None else []
+        if shipped:
+            return [SnapshotRef(s, p, "snapshot") for s, p in shipped]
         return [SnapshotRef(ckpt_io.load_checkpoint(file).step, file, "checkpoint")]
     folder = RunFolder(path)
-    refs = [SnapshotRef(s, p, "snapshot") for s, p in _step_files(folder.snapshots_dir)]
+    refs = [SnapshotRef(s, p, "snapshot") for s, p in step_files(folder.snapshots_dir)]
     if not refs:
-        refs = [SnapshotRef(s, p, "checkpoint") for s, p in _step_files(folder.checkpoints_dir)]
+        refs = [SnapshotRef(s, p, "checkpoint") for s, p in step_files(folder.checkpoints_dir)]
     if not refs:
         raise CheckpointError(
             f"{path}: no snapshots or checkpoints to replay (expected "

@@ -7,8 +7,9 @@ Training uses the project's own engine on the bundled emoji data with the recipe
 demo preset's architecture, DiffAugment, EMA 0.999) and keeps a checkpoint every 500 steps
 so the run can be replayed through training. Ctrl-C stops after the current step and saves.
 The export writes the EMA generator in fp16 safetensors plus its config and class names,
-and the run's training log up to that step (metrics.csv: the window's training curves for
-the demo model); see resources/demo_model/MODEL_CARD.md for the figures of the shipped model.
+the run's training log up to that step (metrics.csv: the window's training curves for the
+demo model) and 8 of the run's generator states up to it (snapshots/: attention over
+training); see resources/demo_model/MODEL_CARD.md for the figures of the shipped model.
 """
 
 from __future__ import annotations

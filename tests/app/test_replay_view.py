@@ -9,6 +9,8 @@ from PIL import Image
 
 from app.jobs import JobRunner
 from app.replay_view import ReplayView
+from sagan_engine.checkpoint import load_generator
+from sagan_engine.demo_model import demo_model_available, demo_model_path
 from sagan_engine.snapshots import list_snapshots
 from sagan_engine.trainer import Trainer
 from tests.engine.conftest import synthetic_dataset, tiny_config
@@ -75,3 +77,21 @@ def test_run_without_snapshots_says_so(qtbot, worker, tmp_path):
     view.set_subject(str(tmp_path / "empty"), np.zeros(8, np.float32), None, [(1, 1)])
     qtbot.waitUntil(lambda: "no snapshots or checkpoints" in view.note.text(), timeout=30_000)
     assert not view.gif_button.isEnabled()
+
+
+@pytest.mark.skipif(not demo_model_available(), reason="resources/demo_model is not built")
+def test_the_demo_model_replays_through_the_states_shipped_beside_it(qtbot, worker):
+    """A newcomer's first model has no run folder, yet attention over training works."""
+    model = demo_model_path()
+    steps = [ref.step for ref in list_snapshots(model)]
+    assert len(steps) >= 4 and steps[-1] == load_generator("demo").step
+    view = ReplayView(worker, JobRunner())
+    qtbot.addWidget(view)
+    view.show()
+    z = np.random.default_rng(0).normal(size=64).astype(np.float32)
+    with qtbot.waitSignal(view.frame_shown, timeout=30_000):
+        view.set_subject(str(model), z, 5, [(10, 12)])
+    assert view.steps == steps and view.shown_step == steps[-1]
+    with qtbot.waitSignal(view.frame_shown, timeout=30_000):
+        view.slider.setValue(0)
+    assert view.shown_step == steps[0]

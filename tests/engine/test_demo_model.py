@@ -11,19 +11,21 @@ import pytest
 import torch
 from PIL import Image
 
-from sagan_engine.checkpoint import load_generator, resolve_checkpoint
+from sagan_engine.checkpoint import load_checkpoint, load_generator, resolve_checkpoint
 from sagan_engine.cli import main as cli_main
 from sagan_engine.data import load_demo_dataset
 from sagan_engine.demo_model import (
     DEMO_METRICS_FILE,
     DEMO_MODEL_DIR,
     DEMO_MODEL_FILE,
+    DEMO_SNAPSHOTS,
     FIRST_LOOK_FILE,
     FirstLook,
     demo_first_look,
     demo_model_available,
     demo_model_path,
     export_demo_model,
+    export_replay_states,
     is_demo_checkpoint,
     shipped_evaluation_dir,
     shipped_metrics_path,
@@ -32,6 +34,7 @@ from sagan_engine.errors import CheckpointError
 from sagan_engine.metrics.evaluation import generate_images, load_evaluations, random_sample
 from sagan_engine.metrics.swd import SWDReference
 from sagan_engine.models import Generator
+from sagan_engine.snapshots import list_snapshots
 from sagan_engine.trainer import Trainer
 
 from .conftest import synthetic_dataset, tiny_config
@@ -185,3 +188,31 @@ def test_cli_exports_the_demo_models_training_log(tmp_path, monkeypatch):
     assert out.read_bytes() == (shipped / DEMO_METRICS_FILE).read_bytes()
     (shipped / DEMO_METRICS_FILE).unlink()
     assert cli_main(["export", "--run", "demo", "--csv", str(out)]) != 0
+
+
+def test_export_ships_states_over_training_that_the_replay_lists(tmp_path, monkeypatch):
+    """`attention over training` works on the demo model: its states ship beside it, log-
+    spaced, from the run's checkpoints and snapshots, the last one the exported model."""
+    run = tmp_path / "run"
+    config = tiny_config(
+        steps=30, log_every=10, checkpoint_every=7, keep_checkpoints=10, sample_every=100
+    )
+    Trainer(config, synthetic_dataset(classes=2), run).run()
+    source = run / "checkpoints" / "step_000021.safetensors"  # the run trained on past it
+    shipped = tmp_path / "shipped"
+    model = export_demo_model(source, shipped)
+    files = sorted((shipped / "snapshots").glob("step_*.safetensors"))
+    steps = [load_generator(path).step for path in files]
+    # Candidates up to 21: snapshots 0 (not a trained state), 10, 20; checkpoints 7, 14, 21.
+    assert 2 <= len(files) <= DEMO_SNAPSHOTS and steps == sorted(steps)
+    assert steps[0] == 7 and steps[-1] == 21 and set(steps) <= {7, 10, 14, 20, 21}
+    last = load_generator(files[-1]).generator.state_dict()
+    for name, value in load_generator(model).generator.state_dict().items():
+        assert torch.equal(last[name], value), name
+    # The replay of the demo model lists them; of another lone checkpoint, itself only.
+    monkeypatch.setattr("sagan_engine.demo_model.DEMO_MODEL_DIR", shipped)
+    assert [ref.step for ref in list_snapshots(model)] == steps
+    assert [ref.step for ref in list_snapshots(source)] == [21]
+    # Exported again with fewer states kept: the earlier files go.
+    export_replay_states(load_checkpoint(source), shipped, keep=2)
+    assert [ref.step for ref in list_snapshots(model)] == [7, 21]
