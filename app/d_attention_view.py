@@ -2,7 +2,7 @@
 click a pixel, and see the discriminator's attention map of that pixel in each of D's attention
 layers, with D's score for the image (per class, with its projection term, for a conditional
 model). D comes from the run's latest checkpoint and runs on the inspector's worker thread;
-a file that holds no D (the bundled demo model keeps only G's EMA copy) is said so plainly."""
+a file that holds no D (a generator exported on its own) is said so plainly."""
 
 from __future__ import annotations
 

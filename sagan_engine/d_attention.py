@@ -29,7 +29,7 @@ from .models import Discriminator, eval_mode
 
 
 class DiscriminatorUnavailable(CheckpointError):
-    """The checkpoint holds no discriminator (e.g. the bundled demo model: G's EMA copy only)."""
+    """The checkpoint holds no discriminator (e.g. a generator exported on its own)."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> 
     state = ckpt.state_dict("D")
     if not state:
         raise DiscriminatorUnavailable(
-            f"{ckpt.path}: holds no discriminator, only the generator (the bundled demo model "
-            "keeps only G's EMA copy); open a run folder or a training checkpoint to see D"
+            f"{ckpt.path}: holds no discriminator, only the generator; open a run folder or "
+            "a training checkpoint to see D"
         )
     discriminator = Discriminator(ckpt.config.model).to(device)
     ckpt_io.load_state(discriminator, state, "discriminator", ckpt.path)

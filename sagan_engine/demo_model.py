@@ -122,7 +122,8 @@ def is_demo_name(path: str | Path) -> bool:
 def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str = "G_ema") -> Path:
     """Write a generator of ``run``'s latest checkpoint (or of a checkpoint file) as the demo
     model, in fp16: its EMA (``weights="G_ema"``) or G itself (``"G"``), under its own name,
-    so a loader reports which it is (``LoadedGenerator.is_ema``)."""
+    so a loader reports which it is (``LoadedGenerator.is_ema``), and D of the same step, so
+    that "what D looks at" answers for the demo model too (no optimizer state: ~1.2 MB)."""
     if weights not in ("G_ema", "G"):
         raise ValueError(f"weights must be 'G_ema' or 'G', not {weights!r}")
     source = ckpt_io.load_checkpoint(ckpt_io.resolve_checkpoint(run))
@@ -130,8 +131,9 @@ def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str =
         raise CheckpointError(f"{source.path}: no {weights} weights to export")
     state = checkpoint_generator(source, weights).state_dict()
     tensors = {
-        f"{weights}/{name}": value.half() if value.is_floating_point() else value
-        for name, value in state.items()
+        f"{prefix}/{name}": value.half() if value.is_floating_point() else value
+        for prefix, weights_of in ((weights, state), ("D", source.state_dict("D")))
+        for name, value in weights_of.items()
     }
     extra = {
         "exported_from": str(source.path),

@@ -13,6 +13,7 @@ from PIL import Image
 
 from sagan_engine.checkpoint import load_checkpoint, load_generator, resolve_checkpoint
 from sagan_engine.cli import main as cli_main
+from sagan_engine.d_attention import load_discriminator
 from sagan_engine.data import load_demo_dataset
 from sagan_engine.demo_model import (
     DEMO_METRICS_FILE,
@@ -128,7 +129,7 @@ def test_cli_samples_the_demo_model(tmp_path):
     assert Image.open(out).size == (4 * 32, 2 * 32)
 
 
-def test_export_keeps_only_the_ema_generator_in_fp16(tmp_path):
+def test_export_keeps_the_ema_generator_and_d_in_fp16(tmp_path):
     trainer = Trainer(tiny_config(steps=2), synthetic_dataset(classes=2), tmp_path / "run")
     trainer.run()
     path = export_demo_model(tmp_path / "run", tmp_path / "export")
@@ -140,6 +141,11 @@ def test_export_keeps_only_the_ema_generator_in_fp16(tmp_path):
     exported = loaded.generator.state_dict()
     for name, value in trainer.G_ema.named_parameters():
         assert torch.equal(exported[name], value.detach().half().float()), name
+    # D of the same step, for "what D looks at"; no optimizer state.
+    discriminator = load_discriminator(path).discriminator.state_dict()
+    for name, value in trainer.D.state_dict().items():
+        assert torch.equal(discriminator[name], value.half().float()), name
+    assert {key.split("/")[0] for key in load_checkpoint(path).tensors} == {"G_ema", "D"}
     raw = load_generator(export_demo_model(tmp_path / "run", tmp_path / "raw", weights="G"))
     assert not raw.is_ema
     weight = "blocks.0.conv1.parametrizations.weight.original"
