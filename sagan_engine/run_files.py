@@ -5,6 +5,7 @@ kept apart so that trainer.py reads as the training loop (``self`` is the Traine
 from __future__ import annotations
 
 import csv
+import io
 import json
 import shutil
 from collections.abc import Iterable
@@ -175,3 +176,31 @@ class RunFiles:
         self.step = ckpt.step
         self.last_checkpoint = path
         self._emit(Log(f"resumed from {path} at step {ckpt.step}"))
+        self._drop_metrics_after(ckpt.step)
+
+    def _drop_metrics_after(self, step: int) -> None:
+        """Remove the metrics.csv rows past the checkpoint resumed from: training from there
+        runs again (a run killed between checkpoints, or resumed from an earlier one), and
+        rows of the same steps twice would fold the curves back on themselves."""
+        path = self.run_folder.metrics_path
+        if not self.dist.is_main or not path.is_file():
+            return
+        with output_errors(path, "cannot read"), open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        kept = rows[:1] + [row for row in rows[1:] if row and _step_of(row) <= step]
+        if len(kept) == len(rows):
+            return
+        text = io.StringIO()
+        csv.writer(text).writerows(kept)
+        with output_errors(path, "cannot rewrite"):
+            ckpt_io.write_atomically(path, text.getvalue().encode("utf-8"))
+        self._emit(Log(f"metrics.csv: {len(rows) - len(kept)} rows after step {step} removed"))
+
+
+def _step_of(row: list[str]) -> int:
+    """The step of a metrics.csv row; a row without one (a damaged line) counts as past any
+    checkpoint, so a resume never keeps it."""
+    try:
+        return int(row[0])
+    except ValueError:
+        return 1 << 62

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import threading
 
 import numpy as np
@@ -15,6 +16,7 @@ from sagan_engine.data import ImageDataset
 from sagan_engine.errors import TrainingError
 from sagan_engine.events import (
     CheckpointSaved,
+    Log,
     SampleGrid,
     StateChanged,
     StepStats,
@@ -99,6 +101,30 @@ def test_resume_continues_exactly(tmp_path, classes):
     assert second.step == 8
     assert_same_models(whole, second)
     assert_same_weights(whole.opt_G.state_dict()["state"][0], second.opt_G.state_dict()["state"][0])
+
+
+def test_resuming_from_an_earlier_checkpoint_logs_each_step_once(tmp_path):
+    """A run killed between checkpoints, or resumed from an earlier one, trains the steps past
+    its checkpoint again: their old rows go, so the curves never fold back on themselves."""
+    run = tmp_path / "run"
+    config = tiny_config(steps=8, log_every=1, checkpoint_every=4, sample_every=100)
+    Trainer(config, synthetic_dataset(), run).run()
+    first = loss_rows(run)
+    logs = []
+    again = Trainer(
+        config, synthetic_dataset(), run, resume=run / "checkpoints/step_000004.safetensors"
+    )
+    again.add_listener(lambda event: logs.append(event) if isinstance(event, Log) else None)
+    again.run()
+    second = loss_rows(run)
+    assert [step for step, _ in second] == list(range(1, 9))
+    assert second == first  # the same steps again, exactly
+    assert any("rows after step 4 removed" in log.message for log in logs)
+
+
+def loss_rows(run) -> list[tuple[int, str]]:
+    with open(run / "metrics.csv", newline="") as handle:
+        return [(int(row[0]), row[1]) for row in list(csv.reader(handle))[1:] if row[1]]
 
 
 def test_spectral_norm_keeps_sigma_near_one(tmp_path):
