@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sagan_engine.augment import AUTO_THRESHOLD, DEFAULT_POLICY
+from sagan_engine.augment import AUTO_MIN_EPOCHS, AUTO_THRESHOLD, DEFAULT_POLICY
 from sagan_engine.config import ATTENTION_VARIANTS, PRESETS, RESOLUTIONS, RunConfig, preset
 
 PRESET_HELP = {
@@ -85,7 +85,7 @@ class AttentionPlacement(QWidget):
 
 
 AUGMENT_CHOICES = (
-    (f"auto (on below {AUTO_THRESHOLD:,} images)", "auto"),
+    ("auto (small folder, long run)", "auto"),
     ("off", "off"),
     ("colour, translation, cutout", DEFAULT_POLICY),
     ("translation, cutout", "translation,cutout"),
@@ -126,7 +126,9 @@ class ModelPanel(QGroupBox):
             self.augment.addItem(text, policy)
         self.augment.setToolTip(
             "DiffAugment: the same random colour, translation and cutout applied to real and "
-            "generated images before D, so D cannot memorise a small folder (Zhao et al. 2020)"
+            "generated images before D, so D cannot memorise a small folder (Zhao et al. 2020). "
+            f"auto: on for folders below {AUTO_THRESHOLD:,} images when the steps show D each "
+            f"image at least {AUTO_MIN_EPOCHS} times; a shorter run learns faster without it"
         )
         self.seed = _spin(0, 2**31 - 1, "Seed of every random choice: same seed, same run")
         self.steps = _spin(1, 10_000_000, "Training steps in total", step=100)

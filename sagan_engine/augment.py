@@ -21,10 +21,17 @@ import torch
 
 from .errors import ConfigError
 
-# Below this many images the trainer turns DiffAugment on by itself (``augment="auto"``).
+# Below this many images the trainer turns DiffAugment on by itself (``augment="auto"``)...
 # The DiffAugment paper reports gains for BigGAN on CIFAR-10 subsets up to 10k images (20%)
 # and for few-shot sets of 100; folders smaller than this are where D memorises.
 AUTO_THRESHOLD = 10_000
+# ...when the run is planned to show D each image at least this many times. Memorising takes
+# repetition: on the demo data (1477 images, paper attention, docs/benchmarks.md) the run
+# without augmentation was ahead or level at every point up to 90 epochs (60 minutes on 2
+# CPU cores; by 11 SWD points at 65 epochs, the demo preset's default run), the augmented
+# one closing in only from ~75 epochs on. A short run gets the faster start; a long one the
+# protection.
+AUTO_MIN_EPOCHS = 100
 DEFAULT_POLICY = "color,translation,cutout"
 TRANSLATION_RATIO = 1 / 8
 CUTOUT_RATIO = 1 / 2
@@ -101,11 +108,15 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     return names
 
 
-def resolve_policy(augment: str, num_images: int) -> str:
+def resolve_policy(augment: str, num_images: int, images_seen: int) -> str:
     """The policy a run uses: ``"auto"`` means the full policy for folders below
-    :data:`AUTO_THRESHOLD` images and ``"off"`` above; anything else is kept as written."""
+    :data:`AUTO_THRESHOLD` images whose run shows D ``images_seen`` real images (steps x
+    batch, all processes) of at least :data:`AUTO_MIN_EPOCHS` epochs, and ``"off"``
+    otherwise; anything else is kept as written."""
     if augment.strip().lower() == "auto":
-        return DEFAULT_POLICY if num_images < AUTO_THRESHOLD else "off"
+        small = num_images < AUTO_THRESHOLD
+        long = images_seen >= AUTO_MIN_EPOCHS * num_images
+        return DEFAULT_POLICY if small and long else "off"
     names = parse_policy(augment)
     return ",".join(names) if names else "off"
 

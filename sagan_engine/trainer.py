@@ -88,7 +88,8 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
             config = config.replace(model={"num_classes": dataset.num_classes})
         elif not dataset.num_classes and config.model.num_classes:
             config = config.replace(model={"num_classes": 0})
-        augment = resolve_policy(config.train.augment, len(dataset))
+        seen = config.train.steps * config.train.batch_size * self.dist.world_size
+        augment = resolve_policy(config.train.augment, len(dataset), seen)
         if augment != config.train.augment:
             # Written into the run's config.json, so the run says what it really used.
             config = config.replace(train={"augment": augment})

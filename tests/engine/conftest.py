@@ -28,6 +28,9 @@ def tiny_config(**train) -> RunConfig:
         n_samples=4,
         device="cpu",
         channels_last=False,
+        # Every engine test trains through DiffAugment, as it did when "auto" meant "fewer
+        # than 10,000 images"; "auto" now also asks for a long run (augment.AUTO_MIN_EPOCHS).
+        augment="color,translation,cutout",
     )
     settings.update(train)
     return preset("demo").replace(model={"g_ch": 4, "d_ch": 4, "z_dim": 8}, train=settings)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from sagan_engine.augment import (
+    AUTO_MIN_EPOCHS,
     AUTO_THRESHOLD,
     DEFAULT_POLICY,
     OPS,
@@ -19,6 +20,7 @@ from sagan_engine.augment import (
 )
 from sagan_engine.config import RunConfig
 from sagan_engine.errors import ConfigError
+from sagan_engine.events import StepStats
 from sagan_engine.trainer import Trainer
 
 from .conftest import assert_same_models, synthetic_dataset, tiny_config, whole_and_resumed
@@ -84,25 +86,32 @@ def test_same_generator_state_same_result_and_off_is_identity():
     assert not off and off(x) is x
 
 
-def test_policies_parse_and_auto_depends_on_folder_size():
+def test_policies_parse_and_auto_depends_on_folder_size_and_run_length():
     assert parse_policy("Color, cutout") == ("color", "cutout")
     assert parse_policy("off") == () and parse_policy("") == ()
     with pytest.raises(ConfigError, match="unknown op.*blur"):
         parse_policy("color,blur")
-    assert resolve_policy("auto", AUTO_THRESHOLD - 1) == DEFAULT_POLICY
-    assert resolve_policy("auto", AUTO_THRESHOLD) == "off"
-    assert resolve_policy("translation", 10) == "translation"
-    assert resolve_policy("none", 10) == "off"
+    small = AUTO_THRESHOLD - 1
+    long = AUTO_MIN_EPOCHS * small
+    assert resolve_policy("auto", small, long) == DEFAULT_POLICY
+    assert resolve_policy("auto", small, long - 1) == "off"  # a short run: the faster start
+    assert resolve_policy("auto", AUTO_THRESHOLD, 10**12) == "off"  # a large folder
+    assert resolve_policy("translation", 10, 0) == "translation"
+    assert resolve_policy("none", 10, 10**6) == "off"
     with pytest.raises(ConfigError, match="train.augment"):
         RunConfig.from_dict({"train": {"augment": "rotate"}})
 
 
 def test_trainer_records_the_policy_it_used(tmp_path):
-    small = Trainer(tiny_config(), synthetic_dataset(), tmp_path / "a")
-    assert small.config.train.augment == DEFAULT_POLICY
+    # 16 images: 100 epochs of batch 4 are 400 steps; auto decides on the planned total.
+    long = Trainer(tiny_config(augment="auto", steps=400), synthetic_dataset(), tmp_path / "a")
+    assert long.config.train.augment == DEFAULT_POLICY
+    short = Trainer(tiny_config(augment="auto", steps=399), synthetic_dataset(), tmp_path / "c")
+    assert short.config.train.augment == "off"
     off = Trainer(tiny_config(augment="off"), synthetic_dataset(), tmp_path / "b")
     assert off.config.train.augment == "off"
-    small.run()
+    long.add_listener(lambda event: long.stop() if isinstance(event, StepStats) else None)
+    long.run()  # stopped at its first log line: config.json is written when the run starts
     saved = RunConfig.load(tmp_path / "a" / "config.json")
     assert saved.train.augment == DEFAULT_POLICY
 
