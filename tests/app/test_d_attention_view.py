@@ -10,8 +10,10 @@ from PySide6.QtCore import Qt
 
 from app.d_attention_view import DAttentionView
 from app.image_items import pixel_to_viewport
-from sagan_engine.checkpoint import load_checkpoint, save_checkpoint
+from sagan_engine.checkpoint import load_checkpoint, load_generator, save_checkpoint
 from sagan_engine.d_attention import discriminator_attention, load_discriminator
+from sagan_engine.data import load_demo_dataset
+from sagan_engine.demo_model import demo_model_available, demo_model_path
 from sagan_engine.trainer import Trainer
 from tests.engine.conftest import synthetic_dataset, tiny_config
 
@@ -72,3 +74,19 @@ def test_generated_sample_and_no_d(qtbot, worker, trained_run, tmp_path):
     assert view.image_name == "generated sample"
     qtbot.waitUntil(lambda: "holds no discriminator" in view.status.text(), timeout=30_000)
     assert view.result is None and view.score_label.text() == ""
+
+
+@pytest.mark.skipif(not demo_model_available(), reason="resources/demo_model is not built")
+def test_the_demo_model_brings_its_d(qtbot, worker):
+    """What D looks at answers for the bundled model too: its file holds D of its step."""
+    view = DAttentionView(worker)
+    qtbot.addWidget(view)
+    view.show()
+    view.set_model(str(demo_model_path()))
+    data = load_demo_dataset(32)
+    image = data.images[data.labels == data.class_names.index("smileys_emotion")][0]
+    with qtbot.waitSignal(view.answered, timeout=30_000) as blocker:
+        view.set_sample(image)
+    result = blocker.args[0]
+    assert len(result.score.per_class) == 8 and result.attention.layers
+    assert f"D of step {load_generator('demo').step}" in view.status.text()
