@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from app.image_items import title_label
 from app.metric_history import MetricHistory, Smoother
@@ -24,7 +24,8 @@ PLOTS = (
 GAMMA_PLOT = 2
 REDRAW_MS = 200  # long runs have many points: redrawing 5 times a second is plenty
 # What the header says while no point is shown (a lone checkpoint has no log with it).
-EMPTY_NOTE = "no training log yet: curves stream in while a run trains, or come with an opened run"
+EMPTY_NOTE = "no training log yet"
+EMPTY_TIP = "Curves stream in while a run trains; an opened run (or the demo model) brings its log"
 
 
 def _layer_order(name: str) -> tuple[bool, int, str]:
@@ -71,9 +72,12 @@ class CurvesView(QWidget):
         )
         self.smoothing_label = QLabel()
         self.empty_note = QLabel(EMPTY_NOTE)
+        self.empty_note.setToolTip(EMPTY_TIP)
         self.empty_note.setStyleSheet(f"color: {MUTED};")
+        # Title and note share the header's free width (both elide rather than widen it).
+        self.empty_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         header = QHBoxLayout()
-        header.addWidget(title)
+        header.addWidget(title, 1)
         header.addWidget(self.empty_note, 1)
         header.addWidget(QLabel("Smoothing"))
         header.addWidget(self.smoothing)

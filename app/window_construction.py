@@ -32,6 +32,7 @@ from app.quality_view import QualityView
 from app.replay_view import ReplayView
 from app.sample_grid_view import SampleGridView
 from app.view_docks import add_view_dock
+from app.wheel_guard import guard_wheel
 
 
 class WindowConstruction:
@@ -70,6 +71,7 @@ class WindowConstruction:
         side_layout.addWidget(self.data_panel)
         side_layout.addWidget(self.model_panel)
         side_layout.addStretch(1)
+        guard_wheel(side)  # scrolling the panel must not change the field under the pointer
         scroll = QScrollArea()
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
