@@ -362,7 +362,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     path = Path(args.run).expanduser()
     ckpt = load_checkpoint(resolve_checkpoint(path))
     model, train = ckpt.config.model, ckpt.config.train
-    demo = " (the bundled demo model: a generator, fp16)" if is_demo_checkpoint(ckpt.path) else ""
+    demo = f" ({_demo_contents(ckpt)})" if is_demo_checkpoint(ckpt.path) else ""
     lines = [
         f"checkpoint: {ckpt.path}{demo}",
         f"step: {ckpt.step} of {train.steps}",
@@ -384,6 +384,22 @@ def _cmd_info(args: argparse.Namespace) -> int:
         lines.append(f"checkpoints: {', '.join(p.name for p in folder.checkpoints())}")
     print("\n".join(lines))
     return 0
+
+
+def _demo_contents(ckpt) -> str:
+    """What the bundled demo model brings, in words: weights, log, states over training."""
+    from .demo_model import shipped_metrics_path, shipped_snapshots_dir
+    from .snapshots import step_files
+
+    weights = "EMA of G" if ckpt.state_dict("G_ema") else "G"
+    parts = [f"{weights}{' and D' if ckpt.state_dict('D') else ''} in fp16"]
+    if shipped_metrics_path(ckpt.path) is not None:
+        parts.append("its training log")
+    folder = shipped_snapshots_dir(ckpt.path)
+    states = step_files(folder) if folder is not None else []
+    if states:
+        parts.append(f"{len(states)} state{'s' if len(states) > 1 else ''} over training")
+    return "the bundled demo model: " + ", ".join(parts)
 
 
 def _metrics_of(run: str) -> Path:

@@ -182,7 +182,7 @@ def test_export_ships_the_training_log_up_to_the_exported_step(tmp_path):
     assert not (tmp_path / "x" / DEMO_METRICS_FILE).exists()
 
 
-def test_cli_exports_the_demo_models_training_log(tmp_path, monkeypatch):
+def test_cli_exports_the_demo_models_training_log(tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
     Trainer(tiny_config(steps=3, log_every=1), synthetic_dataset(classes=2), run).run()
     shipped = tmp_path / "shipped"
@@ -192,6 +192,9 @@ def test_cli_exports_the_demo_models_training_log(tmp_path, monkeypatch):
     out = tmp_path / "log.csv"
     assert cli_main(["export", "--run", "demo", "--csv", str(out)]) == 0
     assert out.read_bytes() == (shipped / DEMO_METRICS_FILE).read_bytes()
+    assert cli_main(["info", "--run", "demo"]) == 0  # says what the model brings
+    printed = capsys.readouterr().out
+    assert "EMA of G and D in fp16, its training log, 1 state over training" in printed, printed
     (shipped / DEMO_METRICS_FILE).unlink()
     assert cli_main(["export", "--run", "demo", "--csv", str(out)]) != 0
 
