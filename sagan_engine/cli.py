@@ -76,8 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--augment",
         metavar="POLICY",
-        help="DiffAugment before D: auto (on below 10000 images), off, or ops such as "
-        "color,translation,cutout",
+        help="DiffAugment before D: auto (on below 10000 images when the run shows D each "
+        "image at least 100 times), off, or ops such as color,translation,cutout",
     )
     train.add_argument(
         "--classes",
