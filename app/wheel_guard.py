@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 
-class _WheelToParentUnlessFocused(QObject):
+class _WheelToPanelUnlessFocused(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         if event.type() != QEvent.Type.Wheel or not isinstance(watched, QWidget):
             return False
@@ -38,7 +38,7 @@ def _scroll_area_of(widget: QWidget) -> QAbstractScrollArea | None:
 
 def guard_wheel(root: QWidget) -> None:
     """Make every combo box and spin box under ``root`` ignore the wheel until focused."""
-    guard = _WheelToParentUnlessFocused(root)
+    guard = _WheelToPanelUnlessFocused(root)
     for kind in (QComboBox, QAbstractSpinBox):
         for field in root.findChildren(kind):
             field.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel alone never focuses
