@@ -19,6 +19,7 @@ import torch
 
 from . import checkpoint as ckpt_io
 from .errors import CheckpointError
+from .export import metrics_until
 from .models import Generator
 from .runs import RunFolder
 from .standing_stats import measure_batch_norm_statistics
@@ -164,7 +165,7 @@ def export_replay_states(
     states.update(step_files(run.checkpoints_dir))  # a checkpoint's EMA is fp32, not fp16
     states = {step: path for step, path in states.items() if 0 < step <= source.step}
     states[source.step] = source.path
-    dropped = set(steps_to_prune(list(states), keep)) if len(states) > 1 else set()
+    dropped = set(steps_to_prune(list(states), keep))
     folder = RunFolder(to).snapshots_dir
     for _step, path in step_files(folder):  # an earlier export's states describe another run
         path.unlink()
@@ -189,14 +190,8 @@ def export_training_log(run: Path, step: int, to: Path) -> bool:
     if not folder.metrics_path.is_file():
         to.unlink(missing_ok=True)
         return False
-    with open(folder.metrics_path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
-    header, body = (rows[0], rows[1:]) if rows else ([], [])
-    kept = [
-        [_six_digits(cell) for cell in row]
-        for row in body
-        if row and row[0].isdigit() and int(row[0]) <= step and any(row[1:])
-    ]
+    header, rows, _ = metrics_until(folder.metrics_path, step)
+    kept = [[_six_digits(cell) for cell in row] for row in rows if any(row[1:])]
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows([header, *kept])
     to.write_text(buffer.getvalue(), encoding="utf-8")

@@ -15,7 +15,7 @@ import torch
 from . import checkpoint as ckpt_io
 from .errors import CheckpointError, ConfigError, OutputError, TrainingError
 from .events import AttentionStats, CheckpointSaved, Log, QualityMeasured, StepStats
-from .export import metrics_header, metrics_rows
+from .export import metrics_header, metrics_rows, metrics_until
 from .metrics.evaluator import quality_columns
 from .output_paths import check_output_folder, output_errors
 from .snapshots import SnapshotWriter
@@ -185,22 +185,12 @@ class RunFiles:
         path = self.run_folder.metrics_path
         if not self.dist.is_main or not path.is_file():
             return
-        with output_errors(path, "cannot read"), open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-        kept = rows[:1] + [row for row in rows[1:] if row and _step_of(row) <= step]
-        if len(kept) == len(rows):
+        with output_errors(path, "cannot read"):
+            header, kept, dropped = metrics_until(path, step)
+        if not dropped:
             return
         text = io.StringIO()
-        csv.writer(text).writerows(kept)
+        csv.writer(text).writerows([header, *kept])
         with output_errors(path, "cannot rewrite"):
             ckpt_io.write_atomically(path, text.getvalue().encode("utf-8"))
-        self._emit(Log(f"metrics.csv: {len(rows) - len(kept)} rows after step {step} removed"))
-
-
-def _step_of(row: list[str]) -> int:
-    """The step of a metrics.csv row; a row without one (a damaged line) counts as past any
-    checkpoint, so a resume never keeps it."""
-    try:
-        return int(row[0])
-    except ValueError:
-        return 1 << 62
+        self._emit(Log(f"metrics.csv: {dropped} rows after step {step} removed"))
