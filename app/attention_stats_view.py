@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from app.attention_stats_history import AttentionStatsHistory
 from app.curves_view import _layer_order
 from app.image_items import title_label
+from app.plot_parts import add_legend, step_axis
 from app.style import GAMMA_COLOURS, MUTED
 from sagan_engine.events import AttentionStats
 
@@ -58,8 +59,8 @@ class AttentionStatsView(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.plot = self.graphics.addPlot()
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.plot.setLabel("bottom", "step")
-        self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        step_axis(self.plot)
+        add_legend(self.plot, (-8, 8))
         self.plot.setMenuEnabled(False)
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # entropies read as 0.4, not 400 m
         self.curves: dict[str, pg.PlotDataItem] = {}

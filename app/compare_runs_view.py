@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QSplitter, QVBoxLayout, QWidget
 
 from app.jobs import Job, JobRunner
+from app.plot_parts import add_legend, step_axis
 from app.run_curves import RunCurves, legend_labels, read_run_curves
 
 COLOURS = ("#4c9be8", "#e8804c", "#5cb85c", "#d9534f", "#9b6fd6", "#c7a03a", "#3bb3b3", "#e36fb0")
@@ -24,7 +25,7 @@ def _plot(title: str, left: str) -> pg.PlotWidget:
     widget = pg.PlotWidget(title=title)
     plot = widget.getPlotItem()
     plot.showGrid(x=True, y=True, alpha=0.15)
-    plot.setLabel("bottom", "step")
+    step_axis(plot)
     plot.setLabel("left", left)
     return widget
 
@@ -42,7 +43,7 @@ class CompareRunsView(QWidget):
         self.loss_curves: list[tuple[pg.PlotDataItem, pg.PlotDataItem]] = []
         self.quality_plot = _plot("Quality: SWD ×10³, lower is better", "SWD x1e3")
         # One legend (on the quality plot): the losses use the same colour per run.
-        self.legend = self.quality_plot.getPlotItem().addLegend(offset=(-8, 8), labelTextSize="8pt")
+        self.legend = add_legend(self.quality_plot.getPlotItem(), (-8, 8))
         self.loss_plot = _plot("Losses: D solid, G dashed (colours as above)", "loss")
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.quality_plot)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLa
 
 from app.image_items import title_label
 from app.metric_history import MetricHistory, Smoother
+from app.plot_parts import add_legend, step_axis
 from app.style import GAMMA_COLOURS, MUTED, SERIES_COLOURS
 
 # (plot title, y label, [(column, legend name)])
@@ -90,9 +91,9 @@ class CurvesView(QWidget):
         for index, (name, unit, columns) in enumerate(PLOTS):
             plot = self.graphics.addPlot(row=0, col=index, title=name)
             plot.showGrid(x=True, y=True, alpha=0.15)
-            plot.setLabel("bottom", "step")
+            step_axis(plot)
             plot.setLabel("left", unit)
-            plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+            add_legend(plot, (-8, 8))
             plot.setMenuEnabled(False)
             plot.getAxis("left").enableAutoSIPrefix(False)
             if self.plots:
@@ -176,7 +177,10 @@ class CurvesView(QWidget):
         for layer in sorted(history.gamma_names, key=_layer_order):
             if layer not in self._gamma_series:
                 colour = GAMMA_COLOURS[len(self._gamma_series) % len(GAMMA_COLOURS)]
-                self._gamma_series[layer] = _Series(gamma_plot, layer, colour, self.weight)
+                # "G 16x16": the plot's title says attention, and a narrow plot clips a
+                # legend wider than itself, line samples first.
+                label = layer.replace(" attention", "")
+                self._gamma_series[layer] = _Series(gamma_plot, label, colour, self.weight)
             self._gamma_series[layer].update(steps, history.gamma(layer))
 
     def curve_data(self, column: str) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QW
 
 from app.image_items import title_label
 from app.jobs import Job, JobRunner
+from app.plot_parts import MIN_STEP_RANGE, add_legend, step_axis
 from sagan_engine.events import QualityMeasured
 from sagan_engine.metrics import Evaluation, evaluate_generator
 
@@ -32,10 +33,10 @@ class QualityView(QWidget):
         self.plot_widget = pg.PlotWidget(title="SWD ×10³, lower is better")
         plot = self.plot_widget.getPlotItem()
         plot.showGrid(x=True, y=True, alpha=0.15)
-        plot.setLabel("bottom", "step")
+        step_axis(plot)
         plot.setLabel("left", "SWD x1e3")
         # Bottom left: the corner an SWD curve (high early, lower later) leaves free.
-        plot.addLegend(offset=(8, -8), labelTextSize="8pt")
+        add_legend(plot, (8, -8))
         plot.setMenuEnabled(False)
         self.main_curve = plot.plot(
             pen=pg.mkPen("#4c9be8", width=2), symbol="o", symbolSize=5, name="average"
@@ -105,8 +106,10 @@ class QualityView(QWidget):
         for name, curve in self.level_curves.items():
             curve.setData(steps, [r.get(name, np.nan) for r in rows], connect="finite")
         plot = self.plot_widget.getPlotItem()
-        if len(steps) == 1:  # one evaluation (e.g. the demo model's): from step 0 to it
-            plot.setXRange(0, max(1.0, 1.05 * steps[0]), padding=0)
+        if len(steps) == 0:  # not the range of the model shown before
+            plot.setXRange(0, MIN_STEP_RANGE, padding=0)
+        elif len(steps) == 1:  # one evaluation (e.g. the demo model's): from step 0 to it
+            plot.setXRange(0, max(MIN_STEP_RANGE, 1.05 * steps[0]), padding=0)
         else:
             plot.enableAutoRange(axis="x")
         best = self.best()

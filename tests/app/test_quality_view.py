@@ -44,6 +44,9 @@ def test_a_single_evaluation_is_shown_on_an_axis_from_step_0(qtbot):
     view.plot_widget.getPlotItem().vb.updateAutoRange()
     (low, high), _ = view.plot_widget.getPlotItem().viewRange()
     assert 3000 < low < 4006 and 6000 <= high < 7000  # two or more: the points' own range
+    view.clear()  # e.g. training starts after the demo model: not the demo model's range
+    (low, high), _ = view.plot_widget.getPlotItem().viewRange()
+    assert (low, high) == (0, 10)
 
 
 def test_evaluate_this_model_runs_in_the_background(qtbot, tmp_path):

@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
+from app.attention_stats_view import AttentionStatsView
 from app.attention_view import MAX_QUERIES, AttentionView
 from app.curves_view import CurvesView
 from app.data_panel import DataPanel
@@ -18,7 +19,7 @@ from app.jobs import JobRunner
 from app.sample_grid_view import PADDING, SampleGridView
 from sagan_engine.attention import AttentionResult, LayerAttention
 from sagan_engine.data import LoadStopped
-from sagan_engine.events import StepStats
+from sagan_engine.events import AttentionStats, LayerAttentionStats, StepStats
 
 
 def images(count: int, size: int = 32) -> np.ndarray:
@@ -124,6 +125,26 @@ def test_curves_are_built_for_long_runs(qtbot):
     view.clear()
     assert len(view.history) == 0 and len(view.curve_data("loss_d")[0]) == 0
     assert not view.empty_note.isHidden()
+
+
+def test_step_axes_start_at_zero_and_count_whole_steps(qtbot):
+    # A run's first statistics point sits alone at step 0: pyqtgraph's auto range used to
+    # centre it in -400..400 with an axis reading "step (x0.001)"; empty curves in -5000..5000.
+    stats = AttentionStatsView()
+    curves = CurvesView()
+    for widget in (stats, curves):
+        qtbot.addWidget(widget)
+        widget.resize(600, 300)
+        widget.show()
+    stats.add_stats([AttentionStats(0, (LayerAttentionStats("G attention 16x16", 0, 0.7, 3, 0),))])
+    qtbot.waitUntil(lambda: stats.plot.viewRange()[0][1] > 0)
+    low, high = stats.plot.viewRange()[0]
+    assert low == 0 and high >= 10
+    assert "(x" not in stats.plot.getAxis("bottom").labelString()  # no "step (x0.001)"
+    for plot in (stats.plot, *curves.plots):
+        assert not plot.getAxis("bottom").autoSIPrefix
+        plot.setXRange(-5000, 5000, padding=0)  # what an empty plot's auto range asks for
+        assert plot.viewRange()[0][0] == 0
 
 
 def test_a_slow_scan_shows_progress_and_can_be_cancelled(qtbot, monkeypatch, tmp_path):

@@ -1,0 +1,28 @@
+"""What every plot over training shares.
+
+The step axis: labelled "step", never with an SI prefix (steps are counts, so
+"step (x0.001)" around a lone point at 0 means nothing), never negative and never narrower
+than a few steps (pyqtgraph's auto range puts an empty or one-point plot around 0, e.g.
+-5000..5000 or -0.4..0.4). The legend: on a translucent panel of the plot's background, so
+a curve running under it does not cross out its text."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+
+from app.style import BACKGROUND
+
+MIN_STEP_RANGE = 10  # narrowest step range a plot zooms to (a lone point at 0 shows 0..10)
+LEGEND_ALPHA = 190  # of 255: the curve under a legend stays faintly visible
+
+
+def step_axis(plot: pg.PlotItem) -> None:
+    plot.setLabel("bottom", "step")
+    plot.getAxis("bottom").enableAutoSIPrefix(False)
+    plot.setLimits(xMin=0, minXRange=MIN_STEP_RANGE)
+
+
+def add_legend(plot: pg.PlotItem, offset: tuple[float, float]) -> pg.LegendItem:
+    panel = pg.mkColor(BACKGROUND)
+    panel.setAlpha(LEGEND_ALPHA)
+    return plot.addLegend(offset=offset, labelTextSize="8pt", brush=pg.mkBrush(panel))
