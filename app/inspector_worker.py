@@ -67,6 +67,7 @@ class AttentionReply:
 @dataclass(frozen=True)
 class _Load:
     path: str
+    token: int  # which source request it answers: a newer one makes its reply moot
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class _Query:
 class _Renderer(QObject):
     """Lives on the worker thread; the only code that touches the generator."""
 
-    loaded = Signal(object)
+    loaded = Signal(int, object)  # the _Load's token, ModelInfo
     following = Signal()
     samples_ready = Signal(object)
     attention_ready = Signal(object)
@@ -199,7 +200,7 @@ class _Renderer(QObject):
                 for name, layer in loaded.generator.attention_layers()
             },
         )
-        self.loaded.emit(self.info)
+        self.loaded.emit(request.token, self.info)
 
     def _mark_stale(self, _request: object) -> None:
         self.snapshot_stale = True
@@ -303,12 +304,13 @@ class InspectorWorker(QObject):
         self._tokens = itertools.count(1)
         self._latest_token = 0
         self._latest_tasks: dict[str, int] = {}
+        self._latest_source = 0  # token of the newest load_model / follow_training
         self._thread = QThread(self)
         self._thread.setObjectName("sagan-inspector")
         self._renderer = _Renderer(self._pending, self._lock)
         self._renderer.moveToThread(self._thread)
         self._wake.connect(self._renderer.process)
-        self._renderer.loaded.connect(self.model_loaded)
+        self._renderer.loaded.connect(self._on_loaded)
         self._renderer.following.connect(self.following_training)
         self._renderer.samples_ready.connect(self.samples_ready)
         self._renderer.attention_ready.connect(self._on_attention)
@@ -326,13 +328,22 @@ class InspectorWorker(QObject):
         """Load G (its EMA copy when saved) from a run folder or checkpoint file."""
         with self._lock:  # anything asked of the previous model is moot
             self._pending.clear()
-        self._request("source", _Load(str(path)))
+        self._latest_source = next(self._tokens)
+        self._request("source", _Load(str(path), self._latest_source))
 
     def follow_training(self, snapshot: SnapshotSource) -> None:
         """Answer queries with snapshots of a training generator (``snapshot()`` thread-safe)."""
         with self._lock:
             self._pending.clear()
+        self._latest_source = next(self._tokens)
         self._request("source", _Follow(snapshot))
+
+    @Slot(int, object)
+    def _on_loaded(self, token: int, info: ModelInfo) -> None:
+        # A load already under way when training started (or another model was asked for)
+        # finishes after it: announcing it would put the window back into exploring.
+        if token == self._latest_source:
+            self.model_loaded.emit(info)
 
     def snapshot_outdated(self) -> None:
         """Training moved on: the next query takes a fresh snapshot."""

@@ -134,6 +134,40 @@ def test_inspector_reports_a_missing_model(qtbot, tmp_path):
         inspector.shutdown()
 
 
+def test_a_load_overtaken_by_training_is_not_announced(qtbot, monkeypatch):
+    """Train pressed while a model still loads (e.g. the demo model on the first start): the
+    load finishes after the inspector follows training, and must not switch the window back
+    to exploring that model."""
+    import app.inspector_worker as inspector_module
+
+    loading, release = threading.Event(), threading.Event()
+    real_load = inspector_module.load_generator
+
+    def slow_load(path, device):
+        loading.set()
+        release.wait(TIMEOUT / 1000)
+        return real_load(path, device=device)
+
+    monkeypatch.setattr(inspector_module, "load_generator", slow_load)
+    cfg = preset("demo").replace(model={"g_ch": 4, "z_dim": 8, "g_attention": (16,)})
+    state = Generator(cfg.model).state_dict()
+    inspector = InspectorWorker()
+    announced = []
+    inspector.model_loaded.connect(announced.append)
+    try:
+        inspector.load_model("demo")
+        assert loading.wait(TIMEOUT / 1000)  # the load is under way...
+        with qtbot.waitSignal(inspector.following_training, timeout=TIMEOUT):
+            inspector.follow_training(lambda: GeneratorSnapshot(cfg, state, 3, True))
+            release.set()  # ...and ends after training took over
+        with qtbot.waitSignal(inspector.samples_ready, timeout=TIMEOUT) as drawn:
+            inspector.draw_samples(2, seed=1)
+        assert drawn.args[0].step == 3 and announced == []
+    finally:
+        release.set()
+        inspector.shutdown()
+
+
 @pytest.mark.parametrize("yields", [True, False])
 def test_background_task_gives_way_to_a_frame_between_layers(qtbot, yields):
     """A task that yields stops mid-forward when a more urgent task arrives, then runs again
