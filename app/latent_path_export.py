@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog
-
 from app.latent_tasks import export_work, path_work
+from app.save_paths import choose_save_path
 from sagan_engine.animation import FRAME_SUFFIXES
 from sagan_engine.latent_paths import Truncation
 
@@ -22,12 +21,8 @@ class LatentPathExport:
         if self.info is None:
             return
         start = Path(self.info.run_dir or Path.home()) / "path.gif"
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export the path", str(start), PATH_FILTERS
-        )
-        if path:
-            if Path(path).suffix.lower() not in FRAME_SUFFIXES:
-                path += "." + chosen.split("*.")[-1].rstrip(")") if "*." in chosen else ".gif"
+        path = choose_save_path(self, "Export the path", start, PATH_FILTERS, FRAME_SUFFIXES)
+        if path is not None:
             self.write_path(path)
 
     def write_path(self, path: str | Path) -> None:

@@ -12,7 +12,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -25,8 +24,14 @@ from PySide6.QtWidgets import (
 from app.image_items import PlaceholderStack, fit, image_view_box, title_label
 from app.inspector_worker import InspectorWorker, TaskReply
 from app.jobs import Job, JobRunner
+from app.save_paths import choose_save_path
 from app.style import MUTED
-from sagan_engine.animation import replay_frames_images, save_frames
+from sagan_engine.animation import (
+    ANIMATED_SUFFIXES,
+    STRIP_SUFFIXES,
+    replay_frames_images,
+    save_frames,
+)
 from sagan_engine.attention import Query
 from sagan_engine.snapshots import SnapshotReplay
 
@@ -188,10 +193,14 @@ class ReplayView(QWidget):
 
     def _choose_export(self, suffix: str) -> None:
         kind = "Animated GIF (*.gif);;WebP (*.webp)" if suffix == ".gif" else "PNG (*.png)"
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export attention over training", f"attention_over_training{suffix}", kind
+        path = choose_save_path(
+            self,
+            "Export attention over training",
+            f"attention_over_training{suffix}",
+            kind,
+            ANIMATED_SUFFIXES if suffix == ".gif" else STRIP_SUFFIXES,
         )
-        if path:
+        if path is not None:
             self.export_to(path)
 
     def export_to(self, path: str | Path) -> Job | None:

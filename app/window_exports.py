@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QDialog, QFileDialog
+from PySide6.QtWidgets import QDialog
 
 from app.export_dialog import GridExportDialog, GridOptions
+from app.inspector_worker import SampleSet
 from app.modes import EXPLORE
+from app.save_paths import choose_save_path
 from sagan_engine.export import save_attention_figure, save_grid, save_metrics_csv
 
 
@@ -18,11 +20,7 @@ class WindowExports:
 
     def _save_path(self, title: str, name: str, kind: str, suffix: str) -> Path | None:
         start = Path(self.run_dir or self.settings.runs_dir) / name
-        path, _ = QFileDialog.getSaveFileName(self, title, str(start), f"{kind} (*{suffix})")
-        if not path:
-            return None
-        path = Path(path)
-        return path if path.suffix.lower() == suffix else path.with_name(path.name + suffix)
+        return choose_save_path(self, title, start, f"{kind} (*{suffix})", (suffix,))
 
     def _write(self, what: str, work) -> None:
         """Write a file in the background; report it in the status bar, or the error."""
@@ -34,21 +32,29 @@ class WindowExports:
         self.statusBar().showMessage(f"Saved {path}", 8000)
         self.export_done.emit(str(path))
 
+    # Each export takes what it writes before its dialogs open: while they are open, training
+    # goes on and a model may finish loading, replacing what the user chose to export.
     def export_grid(self) -> None:
-        if self.samples is None:
+        samples = self.samples
+        if samples is None:
             return
-        dialog = GridExportDialog(len(self.samples.images), self)
+        dialog = GridExportDialog(len(samples.images), self)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         options = dialog.options()
         path = self._save_path("Export sample grid", "samples.png", "PNG images", ".png")
         if path is not None:
-            self.write_grid(path, options)
+            self.write_grid(path, options, samples)
 
-    def write_grid(self, path: str | Path, options: GridOptions) -> None:
-        assert self.samples is not None
-        images = self.samples.images[: options.count].copy()
-        truncation = self.samples.truncation
+    def write_grid(
+        self, path: str | Path, options: GridOptions, samples: SampleSet | None = None
+    ) -> None:
+        """Write ``samples`` (by default those shown) as a grid, in the background."""
+        samples = samples or self.samples
+        if samples is None:
+            return
+        images = samples.images[: options.count].copy()
+        truncation = samples.truncation
         metadata = truncation.metadata() if truncation is not None else None
         self._write(
             "Cannot export the grid",
@@ -58,12 +64,12 @@ class WindowExports:
         )
 
     def export_attention(self) -> None:
-        if self.attention_result is None:
+        result = self.attention_result
+        if result is None:
             return
+        metadata = self.latent_explorer.metadata() if self.mode == EXPLORE else None
         path = self._save_path("Export attention figure", "attention.png", "PNG images", ".png")
         if path is not None:
-            result = self.attention_result
-            metadata = self.latent_explorer.metadata() if self.mode == EXPLORE else None
             self._write(
                 "Cannot export the attention figure",
                 lambda: save_attention_figure(result, path, metadata),
@@ -73,9 +79,9 @@ class WindowExports:
         history = self.curves_view.history
         if not len(history):
             return
+        copy = history.copy()  # the GUI thread goes on appending to the original
         path = self._save_path("Export metrics", "metrics.csv", "CSV files", ".csv")
         if path is not None:
-            copy = history.copy()  # the GUI thread goes on appending to the original
             self._write(
                 "Cannot export the metrics", lambda: save_metrics_csv(copy.to_step_stats(), path)
             )
