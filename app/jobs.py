@@ -33,6 +33,10 @@ def error_details(err: BaseException) -> str:
     return "".join(traceback.format_exception(type(err), err, err.__traceback__))
 
 
+class JobCancelled(Exception):
+    """Raised by :meth:`Job.stop_here` in a cancelled job."""
+
+
 class Job(QObject):
     """One piece of background work: ``work(job)`` runs on a pool thread.
 
@@ -63,6 +67,12 @@ class Job(QObject):
 
     def should_stop(self) -> bool:
         return self._stop.is_set()
+
+    def stop_here(self) -> None:
+        """For work whose loop is someone else's (a progress callback): leave it by raising
+        once the job is cancelled, which ends the job as ``cancelled``."""
+        if self._stop.is_set():
+            raise JobCancelled(self.name)
 
     def report(self, done: int, total: int) -> None:
         """Called by ``work`` on the pool thread; ``progress`` follows on the GUI thread."""

@@ -19,7 +19,7 @@ import html
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
@@ -274,10 +274,14 @@ class MainWindow(
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.Yes,
             )
-            if answer == QMessageBox.StandardButton.Yes:
-                self._close_when_idle = True
-                self.training.stop()
-                self._set_state_text("Stopping: saving a checkpoint, then closing…", "#f2c94c")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            if not self.training.active:  # the run ended while the question was open
+                QTimer.singleShot(0, self.close)
+                return
+            self._close_when_idle = True
+            self.training.stop()
+            self._set_state_text("Stopping: saving a checkpoint, then closing…", "#f2c94c")
             return
         self._closing = True
         self.settings.geometry = self.saveGeometry()
@@ -285,6 +289,7 @@ class MainWindow(
         problem = self.settings.sync()
         if problem is not None:  # closing: no dialog any more, but not silent either
             print(f"warning: {problem}", file=sys.stderr)
+        self.hide()  # gone at once, even while the threads finish their current piece
         self.shutdown()
         event.accept()
 

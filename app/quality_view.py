@@ -149,6 +149,7 @@ class QualityView(QWidget):
 
         def work(job: Job) -> Evaluation:
             def progress(stage: str, done: int, total: int) -> None:
+                job.stop_here()  # closing the window cancels: it must not wait for 2000 images
                 job.report(done, total)
                 self._stage = stages.get(stage, stage)
 

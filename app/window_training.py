@@ -90,6 +90,7 @@ class WindowTraining:
 
     def _begin_session(self, request: TrainingRequest) -> bool:
         config = request.config
+        self._close_when_idle = False
         self._enter_mode(TRAIN)
         self.run_dir, self.last_checkpoint, self.total_steps = None, None, config.train.steps
         self._ema = config.train.ema
@@ -216,6 +217,9 @@ class WindowTraining:
         if event.checkpoint:
             details = f"Last good checkpoint: {event.checkpoint}\n\n{details}"
         self._set_state_text("Training failed", ERROR)
+        # Closing waited for this session's checkpoint: the window stays so that what went
+        # wrong (and where the last good checkpoint is) can be read.
+        self._close_when_idle = False
         self.show_error("Training failed", event.message, details)
 
     def _on_session_ended(self, finished: TrainingFinished | None) -> None:

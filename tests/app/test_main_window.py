@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 from app.export_dialog import GridExportDialog
 from app.main_window import EXPLORE, MainWindow
 from app.training_worker import IDLE
+from sagan_engine.events import TrainingFailed
 from tests.app.helpers import set_tiny_model
 
 TIMEOUT = 30_000
@@ -98,6 +99,7 @@ def test_train_inspect_export_stop_and_explore(qtbot, window, tiny_folder, tmp_p
         dialog.columns.setValue(2)
         dialog.padding.setValue(3)
         dialog.scale.setValue(2)
+        window.samples = None  # replaced while the dialog is open (e.g. a model loaded)
         return QDialog.DialogCode.Accepted
 
     monkeypatch.setattr(GridExportDialog, "exec", choose_options)
@@ -234,6 +236,34 @@ def test_closing_while_training_asks_then_stops_and_saves(qtbot, window, tiny_fo
     assert len(asked) == 2
     assert ended.args[0].reason == "stopped" and Path(ended.args[0].checkpoint).is_file()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=TIMEOUT)
+
+
+def test_closing_when_the_run_ends_during_the_question_closes_now(
+    qtbot, window, tiny_folder, monkeypatch
+):
+    """The run ends while "Stop the training…?" is open: "Yes" closes at once, rather than
+    waiting for a session that is over (and closing after the next run instead)."""
+    window.data_panel.set_folder(tiny_folder)
+    set_tiny_model(window, steps=100_000)
+    with qtbot.waitSignal(window.sample_view.samples_shown, timeout=TIMEOUT):
+        window.start_training()
+
+    def answer(*args, **kwargs):
+        with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT):
+            window.training.stop()  # as if the last step came while the user read
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=TIMEOUT)
+
+
+def test_a_failure_while_stopping_to_close_keeps_the_window_to_say_so(qtbot, window):
+    window._close_when_idle = True  # the user chose to stop and close...
+    window._on_failed(TrainingFailed(7, "No space left on device: checkpoint not saved"))
+    window._on_session_ended(None)  # ...and the session ended by failing to save
+    qtbot.wait(50)
+    assert window.isVisible() and "No space left" in window.error_box.text()
 
 
 def test_pause_resume_and_shortcuts(qtbot, window, tiny_folder):

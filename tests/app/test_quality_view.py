@@ -66,4 +66,10 @@ def test_evaluate_this_model_runs_in_the_background(qtbot, tmp_path):
     assert result.step == 2 and view.best() == (2, result.values["swd_avg"])
     assert load_evaluations(run)[-1].step == 2  # kept in the run's evaluation.json
     qtbot.waitUntil(lambda: view.evaluate_button.isEnabled())
+    # Closing the window cancels an evaluation between two batches, not after all of them.
+    kept = len(load_evaluations(run))
+    job = view.evaluate(jobs, str(run), n=4000)
+    with qtbot.waitSignal(job.cancelled, timeout=60_000):
+        job.cancel()
+    assert len(load_evaluations(run)) == kept  # it stopped before scoring, so wrote nothing
     jobs.shutdown()
