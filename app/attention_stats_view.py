@@ -89,6 +89,10 @@ class AttentionStatsView(QWidget):
         self.curves.clear()
         self.refresh()
 
+    def show_problem(self, message: str) -> None:
+        """Why there are no curves (e.g. a metrics.csv that cannot be read)."""
+        self.note.setText(f"No attention statistics: {message}")
+
     def add_stats(self, events: list[AttentionStats]) -> None:
         if self.history.extend(events):
             self.refresh()

@@ -13,6 +13,7 @@ from app.ablation_view import AblationView
 from app.all_pixels_view import AllPixelsView
 from app.attention_stats_history import AttentionStatsHistory
 from app.attention_stats_view import AttentionStatsView
+from app.jobs import ShownContent
 from app.query_grid_view import QueryGridView
 
 
@@ -28,6 +29,7 @@ class AttentionTools(QTabWidget):
         self.addTab(self.all_pixels, "All pixels of a layer")
         self.addTab(self.ablation, "Without a layer")
         inspector.attention_ready.connect(self._on_attention)
+        self.shown = ShownContent()
 
     def _on_attention(self, reply) -> None:
         result = reply.result
@@ -44,8 +46,12 @@ class AttentionTools(QTabWidget):
     def load_run_metrics(self, jobs, metrics: str | Path) -> None:
         """Read a run's attention statistics from its metrics.csv in the background."""
         job = jobs.start(lambda job: AttentionStatsHistory.from_csv(metrics), "attention-stats")
-        job.succeeded.connect(self.stats_view.set_history)
+        job.succeeded.connect(self.shown.guard(self.stats_view.set_history))
+        job.failed.connect(
+            self.shown.guard(lambda message, _d: self.stats_view.show_problem(message))
+        )
 
     def clear(self) -> None:
+        self.shown.replaced()  # a log still being read belongs to the model before
         self.stats_view.clear()
         self.query_grid.clear()

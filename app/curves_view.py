@@ -5,12 +5,15 @@ smoothing is computed incrementally."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from app.image_items import title_label
+from app.jobs import Job, JobRunner, ShownContent
 from app.metric_history import MetricHistory, Smoother
 from app.plot_parts import add_legend, step_axis
 from app.style import GAMMA_COLOURS, MUTED, SERIES_COLOURS
@@ -62,6 +65,7 @@ class CurvesView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = MetricHistory()
+        self.shown = ShownContent()
         title = title_label("Training curves")
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)
@@ -136,6 +140,7 @@ class CurvesView(QWidget):
         return list(self.series.values()) + list(self._gamma_series.values())
 
     def clear(self) -> None:
+        self.shown.replaced()
         self.history.clear()
         for series in self._gamma_series.values():
             for item in (series.raw, series.line):
@@ -146,6 +151,16 @@ class CurvesView(QWidget):
             series.line.setData([], [])
             series.raw.setData([], [])
         self.empty_note.show()
+
+    def load_csv(self, jobs: JobRunner, path: str | Path, before_live: bool = False) -> Job:
+        """Read a run's metrics.csv in the background and show it; ``before_live``: put it
+        before the points streaming in (a continued run). Dropped when the view was cleared
+        meanwhile: it belongs to the model or run shown before."""
+        job = jobs.start(lambda job: MetricHistory.from_csv(path), "metrics")
+        job.succeeded.connect(
+            self.shown.guard(self.prepend_history if before_live else self.set_history)
+        )
+        return job
 
     def set_history(self, history: MetricHistory) -> None:
         """Show a whole history (e.g. a run's metrics.csv)."""

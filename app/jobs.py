@@ -119,6 +119,27 @@ class _Runnable(QRunnable):
         self.job.execute()
 
 
+class ShownContent:
+    """What a view shows now, as a count of the times it was emptied. A background result
+    for what it showed when it was asked for (a model's log, its evaluation) goes through
+    :meth:`guard` and is dropped once the view has moved on to another model or run."""
+
+    def __init__(self) -> None:
+        self.version = 0
+
+    def replaced(self) -> None:
+        self.version += 1
+
+    def guard(self, deliver: Callable[..., None]) -> Callable[..., None]:
+        asked_for = self.version
+
+        def deliver_if_current(*args) -> None:
+            if self.version == asked_for:
+                deliver(*args)
+
+        return deliver_if_current
+
+
 class JobRunner(QObject):
     """Starts jobs on its own small pool and keeps them alive until they finish."""
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from app.image_items import title_label
-from app.jobs import Job, JobRunner
+from app.jobs import Job, JobRunner, ShownContent
 from app.plot_parts import MIN_STEP_RANGE, add_legend, step_axis
 from sagan_engine.events import QualityMeasured
 from sagan_engine.metrics import Evaluation, evaluate_generator
@@ -66,9 +66,11 @@ class QualityView(QWidget):
         self._job: Job | None = None
         self._model: str | None = None
         self._connected = False
+        self.shown = ShownContent()  # an evaluation of the model before is not this one's
 
     # ----------------------------------------------------------------- data
     def clear(self) -> None:
+        self.shown.replaced()
         self.points.clear()
         self.refresh()
 
@@ -133,8 +135,10 @@ class QualityView(QWidget):
         self.evaluate_button.setVisible(model is not None)
         if evaluations:
             job = jobs.start(lambda job: load_evaluations(evaluations), "evaluations")
-            job.succeeded.connect(self.set_evaluations)
-            job.failed.connect(lambda message, _d: self.best_label.setText(message))
+            job.succeeded.connect(self.shown.guard(self.set_evaluations))
+            job.failed.connect(
+                self.shown.guard(lambda message, _d: self.best_label.setText(message))
+            )
         if not self._connected:
             self.evaluate_button.clicked.connect(lambda: self.evaluate(jobs, self._model))
             self._connected = True
@@ -164,8 +168,10 @@ class QualityView(QWidget):
         self.progress.setRange(0, 0)
         job = jobs.start(work, "evaluate")
         job.progress.connect(self._on_progress)
-        job.succeeded.connect(self._on_evaluated)
-        job.failed.connect(lambda message, _d: self.best_label.setText(f"Evaluation: {message}"))
+        job.succeeded.connect(self.shown.guard(self._on_evaluated))
+        job.failed.connect(
+            self.shown.guard(lambda message, _d: self.best_label.setText(f"Evaluation: {message}"))
+        )
         job.finished.connect(self._on_job_finished)
         self._job = job
         return job

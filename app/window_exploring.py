@@ -10,7 +10,6 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog
 
 from app.inspector_worker import ModelInfo, SampleSet
-from app.metric_history import MetricHistory
 from app.modes import EXPLORE
 from app.run_picker import pick_runs
 from app.style import ACCENT, MUTED
@@ -101,8 +100,8 @@ class WindowExploring:
         self.explore_panel.draw()
         metrics = self._training_log(info)
         if metrics is not None:
-            job = self.jobs.start(lambda job: MetricHistory.from_csv(metrics), "metrics")
-            job.succeeded.connect(self._on_metrics_loaded)
+            job = self.curves_view.load_csv(self.jobs, metrics)
+            job.succeeded.connect(lambda _history: self._update_actions())
             job.failed.connect(lambda message, _d: self.statusBar().showMessage(message, 8000))
             self.attention_tools.load_run_metrics(self.jobs, metrics)
         # A run's evaluation.json; for the demo model, the figures measured at its export.
@@ -118,11 +117,6 @@ class WindowExploring:
             path = RunFolder(info.run_dir).metrics_path
             return path if path.is_file() else None
         return shipped_metrics_path(info.checkpoint)
-
-    def _on_metrics_loaded(self, history: MetricHistory) -> None:
-        if self.mode == EXPLORE:
-            self.curves_view.set_history(history)
-            self._update_actions()
 
     def _on_explore_samples(self, samples: SampleSet) -> None:
         if self.mode != EXPLORE:

@@ -12,7 +12,6 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QStyle
 
 from app.inspector_worker import SampleSet
-from app.metric_history import MetricHistory
 from app.modes import EXPLORE, TRAIN
 from app.run_continuation import CannotContinue, plan_continuation
 from app.style import ERROR, MUTED, OK
@@ -124,8 +123,7 @@ class WindowTraining:
         # The curves pick up where the run's metrics.csv left off.
         metrics = RunFolder(run_dir).metrics_path
         if started and metrics.is_file():
-            job = self.jobs.start(lambda job: MetricHistory.from_csv(metrics), "metrics")
-            job.succeeded.connect(self.curves_view.prepend_history)
+            self.curves_view.load_csv(self.jobs, metrics, before_live=True)
         return started
 
     def _locate_data(self, old_folder: str) -> str | None:

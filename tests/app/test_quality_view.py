@@ -66,6 +66,12 @@ def test_evaluate_this_model_runs_in_the_background(qtbot, tmp_path):
     assert result.step == 2 and view.best() == (2, result.values["swd_avg"])
     assert load_evaluations(run)[-1].step == 2  # kept in the run's evaluation.json
     qtbot.waitUntil(lambda: view.evaluate_button.isEnabled())
+    # Another model shown before the result arrives: the result is not that model's.
+    job = view.evaluate(jobs, str(run), n=16)
+    view.show_model(jobs, None, None)
+    with qtbot.waitSignal(job.finished, timeout=60_000):
+        pass
+    assert view.points == {} and view.best() is None
     # Closing the window cancels an evaluation between two batches, not after all of them.
     kept = len(load_evaluations(run))
     job = view.evaluate(jobs, str(run), n=4000)

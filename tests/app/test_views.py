@@ -20,6 +20,7 @@ from app.sample_grid_view import PADDING, SampleGridView
 from sagan_engine.attention import AttentionResult, LayerAttention
 from sagan_engine.data import LoadStopped
 from sagan_engine.events import AttentionStats, LayerAttentionStats, StepStats
+from sagan_engine.export import save_metrics_csv
 
 
 def images(count: int, size: int = 32) -> np.ndarray:
@@ -247,3 +248,26 @@ def test_inspector_frames_in_a_row_draw_what_a_fresh_view_draws(qtbot):
     assert marker_points(moving._cells[1][0].marker) == [(7.5, 7.5)]
     moving.show_sample(second, "no points", [])
     assert moving.query_markers is None
+
+
+def test_a_log_read_for_the_model_shown_before_is_not_drawn(qtbot, tmp_path):
+    """Open run A, then B (or press Train) while A's metrics.csv is still being read: A's
+    curves must not land in B's plots."""
+    path = tmp_path / "metrics.csv"
+    save_metrics_csv(
+        [StepStats(s, 1.0, 2.0, 0.5, -0.5, {}, 10.0, 0.1, 1.0, 9.0) for s in (5, 10)], path
+    )
+    view = CurvesView()
+    qtbot.addWidget(view)
+    jobs = JobRunner()
+    try:
+        job = view.load_csv(jobs, path)
+        view.clear()  # another model is shown before the log arrives
+        with qtbot.waitSignal(job.finished, timeout=30_000):
+            pass
+        assert len(view.history) == 0
+        with qtbot.waitSignal(view.load_csv(jobs, path).finished, timeout=30_000):
+            pass
+        assert list(view.history.column("step")) == [5, 10]  # its own log is drawn
+    finally:
+        jobs.shutdown()
