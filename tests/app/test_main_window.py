@@ -4,6 +4,7 @@ stop, explore the run; and bad input that must leave the window usable."""
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,8 @@ def test_train_inspect_export_stop_and_explore(qtbot, window, tiny_folder, tmp_p
         dialog.columns.setValue(2)
         dialog.padding.setValue(3)
         dialog.scale.setValue(2)
-        window.samples = None  # replaced while the dialog is open (e.g. a model loaded)
+        # Replaced while the dialog is open (a new sample step): the grid chosen is written.
+        window.samples = replace(window.samples, images=window.samples.images[:1])
         return QDialog.DialogCode.Accepted
 
     monkeypatch.setattr(GridExportDialog, "exec", choose_options)
