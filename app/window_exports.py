@@ -80,7 +80,9 @@ class WindowExports:
         if not len(history):
             return
         copy = history.copy()  # the GUI thread goes on appending to the original
-        path = self._save_path("Export metrics", "metrics.csv", "CSV files", ".csv")
+        # Not "metrics.csv": in the run folder that name is the run's own log.
+        name = f"{Path(self.run_dir).name}-metrics.csv" if self.run_dir else "metrics.csv"
+        path = self._save_path("Export metrics", name, "CSV files", ".csv")
         if path is not None:
             self._write(
                 "Cannot export the metrics", lambda: save_metrics_csv(copy.to_step_stats(), path)

@@ -319,7 +319,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from .sample_grid import check_grid_fits, render_grid
 
     truncation = truncation_of(args)
-    check_output_file(args.out)
+    check_output_file(args.out, (".png",))
     loaded = load_generator(args.run)
     model = loaded.config.model
     check_grid_fits(args.n, model.resolution, args.columns, args.padding, model.z_dim)
@@ -345,7 +345,7 @@ def _cmd_attention(args: argparse.Namespace) -> int:
     from .output_paths import check_output_file
     from .sampling import latents
 
-    check_output_file(args.out)
+    check_output_file(args.out, (".png",))
     loaded = load_generator(args.run)
     z = latents(1, loaded.config.model.z_dim, args.seed)
     label = class_label(loaded, args.label)
@@ -418,8 +418,9 @@ def _metrics_of(run: str) -> Path:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .output_paths import output_errors, write_output
+    from .output_paths import check_output_file, output_errors, write_output
 
+    check_output_file(args.csv, (".csv",))
     metrics = _metrics_of(args.run)
     with output_errors(metrics, "cannot read"):
         data = metrics.read_bytes()

@@ -26,7 +26,7 @@ def attention_ablation(args: argparse.Namespace) -> int:
     from .output_paths import check_output_file
     from .sampling import latents
 
-    check_output_file(args.out)
+    check_output_file(args.out, (".png",))
     loaded = load_generator(args.run)
     z = latents(1, loaded.config.model.z_dim, args.seed)
     result = render_without_attention(

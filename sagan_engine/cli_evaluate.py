@@ -51,10 +51,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from .errors import ConfigError
+    from .output_paths import check_output_file, output_errors
 
     metrics = parse_metrics(args.metrics)
     if args.n is not None and args.n < 2:
         raise ConfigError(f"--n {args.n}: at least 2 images are needed")
+    if args.json:  # before the work: a typo must not cost the evaluation
+        check_output_file(args.json, (".json",))
     bar = _StageBar(enabled=not args.quiet)
     if args.run:
         result = evaluate_generator(
@@ -83,7 +86,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"evaluated {result.source} against {result.protocol.reference}")
     print(result.summary())
     if args.json:
-        path = save_evaluations(args.json, [result])
+        with output_errors(args.json):
+            path = save_evaluations(args.json, [result])
         print(f"wrote {path}")
     if args.run and Path(args.run).is_dir():
         append_evaluation(args.run, result)

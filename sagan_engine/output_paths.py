@@ -19,12 +19,13 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from .checkpoint import write_atomically
 from .errors import OutputError
+from .runs import RunFolder
 
 # Kernel file systems that look like folders but hold no user files.
 PSEUDO_FILE_SYSTEMS = frozenset(
@@ -91,12 +92,15 @@ def filesystem_type(path: Path) -> str | None:
     return best_type
 
 
-def check_output_file(path: str | os.PathLike) -> Path:
+def check_output_file(path: str | os.PathLike, suffixes: Sequence[str] = ()) -> Path:
     """Raise :class:`OutputError` unless a file can be written at ``path``.
 
-    Checks that the folder exists and is a folder on a real file system, that ``path`` is not
-    a folder or a device, and that a file can be created in the folder (a probe file, removed
-    at once). Does not check the free space: that is only known while writing.
+    Checks that the name ends in one of ``suffixes`` (lower case, with the dot; any when
+    empty), that it is not a run's own record (its config, log, evaluations, a checkpoint:
+    the engine writes those itself, and an export written over one loses the run), that the
+    folder exists and is a folder on a real file system, that ``path`` is not a folder or a
+    device, and that a file can be created in the folder (a probe file, removed at once).
+    Does not check the free space: that is only known while writing.
     """
     path = Path(path).expanduser()
     if path.name in ("", ".", ".."):
@@ -112,6 +116,16 @@ def check_output_file(path: str | os.PathLike) -> Path:
             raise OutputError(f"{path}: is a folder, not a file; add a file name")
         if not stat.S_ISREG(target.st_mode):
             raise OutputError(f"{path}: not a regular file (a device, pipe or pseudo file)")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise OutputError(
+            f"{path}: the name must end in {' or '.join(suffixes)} (the format written)"
+        )
+    owner = RunFolder.owner_of(path)
+    if owner is not None:
+        raise OutputError(
+            f"{path}: is a file of the run {owner.path}, which writing here would lose; "
+            "choose another name"
+        )
     _check_folder_writable(path.parent, f"{path}: cannot write here")
     return path
 

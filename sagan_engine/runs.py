@@ -30,6 +30,11 @@ def new_run_name(preset: str) -> str:
     return time.strftime("%Y%m%d-%H%M%S") + f"-{preset}"
 
 
+# The files a run folder keeps about itself (checkpoints and snapshots aside); evaluation.json
+# is named here rather than imported from metrics, which imports this module.
+RUN_RECORDS = frozenset({"config.json", "dataset.json", "metrics.csv", "evaluation.json"})
+
+
 class RunFolder:
     """Paths inside one run folder; creates nothing until :meth:`create` is called."""
 
@@ -91,6 +96,18 @@ class RunFolder:
 
     def is_run(self) -> bool:
         return self.config_path.is_file()
+
+    @staticmethod
+    def owner_of(path: str | Path) -> RunFolder | None:
+        """The run whose own record ``path`` is (its config, data summary, log, evaluations,
+        a checkpoint or a snapshot), None for any other path: a sample grid, an export."""
+        path = Path(path).expanduser()
+        folder = path.parent
+        if folder.name in ("checkpoints", "snapshots"):
+            run = RunFolder(folder.parent)
+            return run if path.suffix == ".safetensors" and run.is_run() else None
+        run = RunFolder(folder)
+        return run if path.name in RUN_RECORDS and run.is_run() else None
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.path)!r})"

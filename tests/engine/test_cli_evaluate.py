@@ -60,6 +60,11 @@ def test_evaluate_run_against_its_training_data(tmp_path, data_folder, capsys):
     assert result.step == 2 and result.protocol.n_generated == 16
     assert result.source.endswith("generator)")  # what was evaluated is recorded
     assert "a random 16 of 20 images" in result.protocol.reference
+    # --json at the run's own evaluation.json wiped its results (then added this one twice).
+    own = str(run / "evaluation.json")
+    assert main(["evaluate", "--run", str(run), "--n", "16", "--quiet", "--json", own]) == 2
+    assert "is a file of the run" in capsys.readouterr().err
+    assert len(load_evaluations(run)) == 1
 
 
 def test_evaluate_refuses_bad_input(tmp_path, data_folder, capsys):
@@ -68,3 +73,10 @@ def test_evaluate_refuses_bad_input(tmp_path, data_folder, capsys):
     assert main(["evaluate", "--data", str(data_folder), "--against", str(data_folder),
                  "--metrics", "swd,bogus"]) == 2  # fmt: skip
     assert "bogus" in capsys.readouterr().err
+    # A --json that cannot be written is refused before the evaluation, not after it.
+    out = tmp_path / "missing" / "result.json"
+    folders = ["--data", str(data_folder), "--against", str(data_folder), "--quiet"]
+    assert main(["evaluate", *folders, "--json", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert str(out) in captured.err and "not found" in captured.err
+    assert "evaluated" not in captured.out

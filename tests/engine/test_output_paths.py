@@ -103,6 +103,32 @@ def test_attention_and_export_name_the_path(checkpoint, tmp_path):
     assert _leftovers(tmp_path) == ["missing", "run"] or _leftovers(tmp_path) == ["run"]
 
 
+def test_an_export_over_a_runs_own_files_is_refused(checkpoint, tmp_path):
+    """`sample --out run/checkpoints/step_...safetensors` wrote a PNG over the checkpoint;
+    `export --csv run/config.json` replaced the config: the run could not be resumed."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    latest = run / "checkpoints" / "step_000010.safetensors"
+    shutil.copy(checkpoint, latest)
+    before = latest.read_bytes()
+    result = run_cli("sample", "--run", str(latest), "--n", "4", "--out", str(latest))
+    assert_one_error_line(result, str(latest), ".png")  # named .safetensors, written as PNG
+    for target in (latest.with_suffix(".png"), run / "snapshots" / "step_000005.safetensors"):
+        with pytest.raises(OutputError, match="is a file of the run"):
+            check_output_file(target.with_suffix(".safetensors"))
+    (run / "metrics.csv").write_text("step,loss_d\n1,0.5\n")
+    for own in ("config.json", "metrics.csv", "evaluation.json", "dataset.json"):
+        result = run_cli("export", "--run", str(run), "--csv", str(run / own))
+        assert_one_error_line(result, str(run / own), "csv" if own.endswith("json") else "run")
+        with pytest.raises(OutputError, match=f"{own}: is a file of the run"):
+            check_output_file(run / own)
+    assert latest.read_bytes() == before and (run / "config.json").read_text() == "{}"
+    # Files of its own the user puts in a run folder, and any file outside one, are theirs.
+    assert check_output_file(run / "grid.png") == run / "grid.png"
+    assert check_output_file(tmp_path / "config.json") == tmp_path / "config.json"
+
+
 def test_train_out_is_refused_before_loading(tmp_path):
     (tmp_path / "a-file").write_text("x")
     out = tmp_path / "a-file" / "run"
