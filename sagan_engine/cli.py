@@ -187,12 +187,14 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .distributed import DistributedContext
     from .output_paths import check_output_folder
+    from .run_files import check_new_run_folder
     from .trainer import Trainer
     from .training_data import load_training_data
 
     config, resume_dir = _train_config(args)
-    if args.out and not resume_dir:
-        check_output_folder(args.out)  # before minutes of loading, not after
+    if args.out and not resume_dir:  # before minutes of loading, not after
+        check_output_folder(args.out)
+        check_new_run_folder(args.out, config.data.folder)
     dist = DistributedContext.from_environment()
     show = not args.quiet and dist.is_main
     bar = ProgressLine(enabled=show)

@@ -9,6 +9,7 @@ import io
 import json
 import shutil
 from collections.abc import Iterable
+from pathlib import Path
 
 import torch
 
@@ -18,7 +19,33 @@ from .events import AttentionStats, CheckpointSaved, Log, QualityMeasured, StepS
 from .export import metrics_header, metrics_rows, metrics_until
 from .metrics.evaluator import quality_columns
 from .output_paths import check_output_folder, output_errors
+from .runs import RunFolder
 from .snapshots import SnapshotWriter
+
+
+def check_new_run_folder(path: str | Path, data_folder: str | None) -> None:
+    """Raise :class:`ConfigError` for a folder a new run must not use: a new run writes
+    config.json, dataset.json, metrics.csv and samples/ there, so not over a finished run, nor
+    over files of the user's, nor inside the data folder (its samples would become data)."""
+    folder = RunFolder(path)
+    if folder.is_run():
+        if folder.latest_checkpoint() is not None:
+            raise ConfigError(
+                f"{folder.path} already holds a run; resume it or choose another folder"
+            )
+        return  # a run that stopped before its first checkpoint: started again
+    if folder.path.is_dir() and any(folder.path.iterdir()):
+        raise ConfigError(
+            f"{folder.path}: holds files and is not a run folder; the run would write over "
+            "them: choose a new or empty folder"
+        )
+    if data_folder and folder.path.resolve().is_relative_to(
+        Path(data_folder).expanduser().resolve()
+    ):
+        raise ConfigError(
+            f"{folder.path}: is inside the data folder {data_folder}, so its sample images "
+            "would become training images: choose a folder outside it"
+        )
 
 
 class RunFiles:
@@ -26,11 +53,8 @@ class RunFiles:
 
     def _prepare_run_folder(self) -> None:
         folder = self.run_folder
-        if folder.is_run() and not self._resume_from:
-            if folder.latest_checkpoint() is not None:
-                raise ConfigError(
-                    f"{folder.path} already holds a run; resume it or choose another folder"
-                )
+        if not self._resume_from:
+            check_new_run_folder(folder.path, self.config.data.folder)
         summary = {
             "source": self.dataset.source,
             "images": len(self.dataset),

@@ -13,7 +13,7 @@ from torch.linalg import matrix_norm
 
 from sagan_engine.checkpoint import load_checkpoint
 from sagan_engine.data import ImageDataset
-from sagan_engine.errors import TrainingError
+from sagan_engine.errors import ConfigError, TrainingError
 from sagan_engine.events import (
     CheckpointSaved,
     Log,
@@ -294,3 +294,28 @@ def test_ema_generator_follows_g_buffers_and_averages_its_weights(tmp_path, chan
     key = "linear.parametrizations.weight.original"
     ema, g = trainer.G_ema.state_dict()[key], trainer.G.state_dict()[key]
     assert not torch.equal(ema, g)  # averaged, not copied
+
+
+def test_a_new_run_refuses_folders_it_would_spoil(tmp_path):
+    """A new run writes config.json, dataset.json, metrics.csv and samples/: not over a
+    finished run, not over the user's own files, not inside its data folder."""
+    dataset = synthetic_dataset(8)
+    config = tiny_config(steps=2)
+    finished = tmp_path / "finished"
+    Trainer(config, dataset, finished).run()
+    with pytest.raises(ConfigError, match="already holds a run"):
+        Trainer(config, dataset, finished).run()
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "metrics.csv").write_text("my,own,data\n")
+    with pytest.raises(ConfigError, match="holds files and is not a run folder"):
+        Trainer(config, dataset, theirs).run()
+    assert [p.name for p in theirs.iterdir()] == ["metrics.csv"]
+    assert (theirs / "metrics.csv").read_text() == "my,own,data\n"
+    data = tmp_path / "images"
+    data.mkdir()
+    inside = config.replace(data={"folder": str(data)})
+    with pytest.raises(ConfigError, match="inside the data folder"):
+        Trainer(inside, dataset, data / "run").run()
+    assert not (data / "run").exists()
+    Trainer(config, dataset, tmp_path / "empty").run()  # new or empty folders are fine
