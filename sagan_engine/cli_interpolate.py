@@ -4,6 +4,7 @@ a PNG strip; and the truncation options it shares with ``sample``."""
 from __future__ import annotations
 
 import argparse
+import math
 
 from .cli_args import add_run_argument, class_label, int_pair, whole_number
 from .errors import SaganError
@@ -90,6 +91,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
     check_frames_file(args.out)  # a typo in --out is reported before any work
     loaded = load_generator(args.run)
     model = loaded.config.model
+    check_frames_fit(args.frames, model.resolution, args.scale)
     label = class_label(loaded, args.label)
     a, b = (SeedLatent(seed).latent(model.z_dim, truncation) for seed in args.seeds)
     spherical = not args.linear
@@ -107,3 +109,21 @@ def run_interpolate(args: argparse.Namespace) -> int:
     path = save_path_frames(frames, args.out, args.duration, args.scale, metadata, args.bounce)
     print(f"wrote {path} ({args.frames} frames, {metadata['interpolation']}, step {loaded.step})")
     return 0
+
+
+def check_frames_fit(frames: int, resolution: int, scale: int) -> None:
+    """Raise :class:`RequestTooLarge` before rendering frames that together exceed the largest
+    image written (a strip holds them all; an animation keeps them all in memory): a --scale
+    of 100000 was killed by the system for memory, without a word."""
+    from .errors import RequestTooLarge
+    from .sample_grid import MAX_GRID_PIXELS
+
+    side = resolution * scale
+    pixels = frames * side * side
+    if pixels > MAX_GRID_PIXELS:
+        largest = max(1, math.isqrt(MAX_GRID_PIXELS // frames) // resolution)
+        raise RequestTooLarge(
+            f"--scale {scale}: {frames} frames of {side:,}x{side:,} pixels would be "
+            f"{pixels / 1e6:,.0f} megapixels, more than the {MAX_GRID_PIXELS / 1e6:.0f} "
+            f"an image may have: use --scale {largest} or less (or fewer --frames)"
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli_args import class_label
+from .cli_args import class_label, positive_int
 
 
 def add_over_training_argument(attention_parser: argparse.ArgumentParser) -> None:
@@ -21,7 +21,10 @@ def add_over_training_argument(attention_parser: argparse.ArgumentParser) -> Non
         help="one frame per snapshot of the run (an animated .gif/.webp, or a .png strip)",
     )
     attention_parser.add_argument(
-        "--frame-ms", type=int, default=400, help="milliseconds per frame of an animation"
+        "--frame-ms",
+        type=positive_int,
+        default=400,
+        help="milliseconds per frame of an animation",
     )
 
 
@@ -61,9 +64,11 @@ def add_timelapse_parser(sub: argparse._SubParsersAction) -> None:
     timelapse.add_argument(
         "--out", required=True, metavar="FILE", help=".gif or .webp (animation), .png (strip)"
     )
-    timelapse.add_argument("--frame-ms", type=int, default=250, help="milliseconds per frame")
     timelapse.add_argument(
-        "--columns", type=int, default=None, help="frames per row of a .png strip"
+        "--frame-ms", type=positive_int, default=250, help="milliseconds per frame"
+    )
+    timelapse.add_argument(
+        "--columns", type=positive_int, default=None, help="frames per row of a .png strip"
     )
     timelapse.set_defaults(handler=_cmd_timelapse)
 

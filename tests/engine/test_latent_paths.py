@@ -255,6 +255,8 @@ def test_sample_truncation_goes_into_the_png(checkpoints, tmp_path):
         (["--out", "x.jpg"], "unknown output type '.jpg'; use .gif or .webp"),
         (["--truncation", "2", "--out", "x.gif"], "psi must lie in [0, 1]"),
         (["--class", "1", "--out", "x.gif"], "unconditional"),
+        # 16 frames at 100000x: 10^16 pixels, which the system killed for memory, silently.
+        (["--scale", "100000", "--out", "x.gif"], "use --scale 73 or less"),
     ],
 )
 def test_interpolate_bad_input_is_one_line(checkpoints, tmp_path, capsys, extra, message):

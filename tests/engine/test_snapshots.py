@@ -202,6 +202,10 @@ def test_cli_over_training_and_timelapse(tmp_path, capsys):
     capsys.readouterr()
     assert main(["timelapse", "--run", str(tmp_path), "--out", str(grids)]) == 2
     assert "no sample grids" in capsys.readouterr().err
+    for bad in (["--columns", "0"], ["--frame-ms", "-1"]):
+        with pytest.raises(SystemExit):  # argparse refuses it
+            main(["timelapse", "--run", str(run), "--out", str(grids), *bad])
+        assert "must be at least 1" in capsys.readouterr().err
 
 
 def test_steps_to_prune_is_monotone_in_keep():
