@@ -378,14 +378,28 @@ def _cmd_info(args: argparse.Namespace) -> int:
     ]
     folder = RunFolder(path if path.is_dir() else ckpt.path.parent.parent)
     if folder.dataset_path.is_file():
-        summary = json.loads(folder.dataset_path.read_text(encoding="utf-8"))
-        lines.append(
-            f"dataset: {summary.get('images')} images, {len(summary.get('skipped', []))} skipped"
-        )
+        lines.append(_dataset_line(folder.dataset_path))
     if folder.is_run():
         lines.append(f"checkpoints: {', '.join(p.name for p in folder.checkpoints())}")
     print("\n".join(lines))
     return 0
+
+
+def _dataset_line(path: Path) -> str:
+    """The run's data summary in a line; a damaged dataset.json is said so, not fatal: the
+    rest of what ``info`` tells does not depend on it."""
+    from .output_paths import os_reason
+
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        images, skipped = summary["images"], len(summary.get("skipped", []))
+    except OSError as err:
+        return f"dataset: {path} is unreadable ({os_reason(err)})"
+    except ValueError:  # not UTF-8, or not JSON
+        return f"dataset: {path} is unreadable (not valid JSON)"
+    except (KeyError, TypeError, AttributeError):
+        return f"dataset: {path} is not the summary a run writes"
+    return f"dataset: {images} images, {skipped} skipped"
 
 
 def _demo_contents(ckpt) -> str:

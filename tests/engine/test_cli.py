@@ -99,6 +99,14 @@ def test_info_and_export(demo_run, tmp_path, capsys):
     out = tmp_path / "metrics.csv"
     assert main(["export", "--run", str(demo_run), "--csv", str(out)]) == 0
     assert out.read_text().splitlines()[0].startswith("step,")
+    # A damaged dataset.json is named in its line; the rest of the description still comes.
+    copy = tmp_path / "copy"
+    shutil.copytree(demo_run, copy)
+    for damaged, reason in (("{oops", "not valid JSON"), ("[]", "not the summary a run writes")):
+        (copy / "dataset.json").write_text(damaged)
+        assert main(["info", "--run", str(copy)]) == 0
+        text = capsys.readouterr().out
+        assert f"{copy / 'dataset.json'} is" in text and reason in text and "step: 2" in text
 
 
 @pytest.mark.parametrize(
