@@ -90,7 +90,12 @@ class DiskArray:
     def _shard(self, s: int) -> np.ndarray:
         mapped = self._maps[s]
         if mapped is None:
-            mapped = np.load(self.paths[s], mmap_mode="r", allow_pickle=False)
+            try:
+                mapped = np.load(self.paths[s], mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError) as err:  # e.g. cut short: "mmap length is greater..."
+                raise DataError(
+                    f"{self.paths[s]}: damaged cache shard ({err}); prepare the cache again"
+                ) from None
             if mapped.shape != (int(self.counts[s]), *self.shape[1:]) or mapped.dtype != self.dtype:
                 raise DataError(f"{self.paths[s]}: damaged cache shard (shape {mapped.shape})")
             self._maps[s] = mapped

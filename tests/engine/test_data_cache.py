@@ -191,6 +191,11 @@ def test_a_damaged_shard_is_reported_with_its_path(folder, tmp_path):
     fresh = open_cache(tmp_path / "c")
     with pytest.raises(DataError, match="shard_00001.npy: damaged"):
         fresh.images[np.arange(len(dataset))]
+    # Cut short (a copy that stopped, a full disk): NumPy's own error named no file.
+    shard = tmp_path / "c" / "shard_00000.npy"
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    with pytest.raises(DataError, match="shard_00000.npy: damaged cache shard"):
+        open_cache(tmp_path / "c").images[0]
 
 
 # --------------------------------------------------------------------------- memory or disk
