@@ -270,6 +270,8 @@ def build_cache(
     manifest = _read_manifest(target)
     if manifest is not None and manifest.get("key") == plan.key:
         return open_cache(target)
+    if out is not None:  # a folder the user named; the default ones are ours to rebuild
+        _check_user_cache_folder(target, manifest, plan)
     todo = [s for s in range(len(plan.ranges)) if not plan.is_done(s)]
     if workers is None:
         # Starting a process costs about as much as decoding a thousand small files.
@@ -297,6 +299,31 @@ def build_cache(
         report(done, total)
     report(total, total, force=True)
     return _finish(plan)
+
+
+def _check_user_cache_folder(target: Path, manifest: dict | None, plan: _Plan) -> None:
+    """Raise :class:`DataError` rather than build over what ``target`` holds: the finished
+    cache of other images (maybe the only copy: a cache trains without them), or files that
+    are no cache's. The same folder's cache at the same resolution is brought up to date."""
+    source = _display(plan.scan.root)
+    if manifest is not None:
+        if manifest.get("source") == source and manifest.get("resolution") == plan.resolution:
+            return
+        raise DataError(
+            f"{_display(target)}: holds the decoded cache of {manifest.get('source')} at "
+            f"{manifest.get('resolution')}x{manifest.get('resolution')}; building the one of "
+            f"{source} at {plan.resolution}x{plan.resolution} there would replace it: choose "
+            "another folder (or delete that one)"
+        )
+    if target.is_dir():
+        # shard_*: an earlier, stopped build (resumed); dot files: its temporary files
+        foreign = sorted(p.name for p in target.iterdir() if not p.name.startswith(("shard_", ".")))
+        if foreign:
+            named = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise DataError(
+                f"{_display(target)}: holds files that are not a decoded cache ({named}): "
+                "choose a new or empty folder"
+            )
 
 
 def _remove_foreign_shards(plan: _Plan) -> None:

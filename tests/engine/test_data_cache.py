@@ -137,6 +137,28 @@ def test_a_changed_file_rebuilds_only_its_shard(tmp_path, monkeypatch):
     assert np.array_equal(dataset.images[0 : len(dataset)], reference.images)
 
 
+def test_a_named_cache_folder_holding_something_else_is_not_built_over(folder, tmp_path):
+    """`prepare --out DIR` replaced a finished cache of other images (maybe their only copy:
+    a cache trains without them) and wrote shards into any folder."""
+    other = tmp_path / "other"
+    write_ppm_folder(other, 12)
+    cache = tmp_path / "c"
+    build_cache(other, RES, out=cache, workers=1)
+    manifest = (cache / "cache.json").read_bytes()
+    with pytest.raises(DataError, match="holds the decoded cache of .*other at 16x16"):
+        build_cache(folder, RES, out=cache, workers=1)
+    with pytest.raises(DataError, match="at 16x16; building the one of .* at 32x32"):
+        build_cache(other, 32, out=cache, workers=1)
+    assert (cache / "cache.json").read_bytes() == manifest
+    assert len(open_cache(cache)) == 12
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="not a decoded cache \\(notes.txt\\)"):
+        build_cache(other, RES, out=theirs, workers=1)
+    assert [p.name for p in theirs.iterdir()] == ["notes.txt"]
+
+
 def test_estimate_before_the_build_says_size_and_time(folder, tmp_path):
     estimates = []
     build_cache(folder, RES, out=tmp_path / "c", workers=1, on_estimate=estimates.append)
