@@ -150,7 +150,13 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
     """The run's config and the folder to resume (if any) from the arguments."""
     resume_dir = None
     if args.resume:
+        # A resumed run stays in its folder with its config: these would be silently ignored.
+        for given, option in ((args.out, "--out"), (args.config, "--config")):
+            if given:
+                raise SaganError(f"{option} cannot be combined with --resume (the run's own)")
         folder = RunFolder(args.resume)
+        if not folder.path.exists():
+            raise SaganError(f"{folder.path}: no such run folder")
         if not folder.is_run():
             raise SaganError(f"{folder.path}: not a run folder (no config.json)")
         config = RunConfig.load(folder.config_path)
@@ -336,6 +342,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _cmd_attention(args: argparse.Namespace) -> int:
     if args.ablate is not None:
+        if args.query or args.over_training:
+            raise SaganError("--ablate renders a whole sample: without --query or --over-training")
         return attention_ablation(args)
     if not args.query:
         raise SaganError("give at least one --query ROW,COL (or --ablate LAYER)")

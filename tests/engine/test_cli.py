@@ -146,3 +146,21 @@ def test_bad_arguments_fail(demo_run, capsys):
     assert "outside" in capsys.readouterr().err
     assert main(["sample", "--run", str(demo_run), "--class", "42", "--out", "x.png"]) == 2
     assert "out of range" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["train", "--resume", "RUN", "--out", "elsewhere"], "--out cannot be combined"),
+        (["train", "--resume", "RUN", "--config", "c.json"], "--config cannot be combined"),
+        (["train", "--resume", "/no/such/run"], "/no/such/run: no such run folder"),
+        (["attention", "--run", "RUN", "--ablate", "16", "--query", "1,1", "--out", "a.png"],
+         "without --query"),
+        (["attention", "--run", "RUN", "--ablate", "16", "--over-training", "--out", "a.gif"],
+         "without --query or --over-training"),
+    ],
+)  # fmt: skip
+def test_options_that_would_be_ignored_are_refused(demo_run, capsys, extra, message):
+    args = [str(demo_run) if a == "RUN" else a for a in extra]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
