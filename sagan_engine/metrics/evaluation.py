@@ -299,6 +299,9 @@ def evaluate_folders(
         resolution = _first_image_side(scan_folder(data).files)
     fake_set = load_image_folder(data, resolution, progress=_stage(progress, "reference"))
     real_set = load_image_folder(against, resolution, progress=_stage(progress, "reference"))
+    for folder, images in ((data, fake_set), (against, real_set)):
+        if len(images) < 2:  # one image has no spread: every distance would read 0
+            raise DataError(f"{folder}: {len(images)} usable image; at least 2 are needed")
     count = n or max(len(fake_set), len(real_set))
     fake = random_sample(fake_set.images, count, seed)
     real = random_sample(real_set.images, count, seed + 1)

@@ -73,6 +73,10 @@ def test_evaluate_refuses_bad_input(tmp_path, data_folder, capsys):
     assert main(["evaluate", "--data", str(data_folder), "--against", str(data_folder),
                  "--metrics", "swd,bogus"]) == 2  # fmt: skip
     assert "bogus" in capsys.readouterr().err
+    # One image has no spread: its SWD read 0.0000 as if it matched the reference perfectly.
+    one = _folder(tmp_path / "one", seed=3, n=1)
+    assert main(["evaluate", "--data", str(one), "--against", str(data_folder), "--quiet"]) == 2
+    assert "1 usable image; at least 2 are needed" in capsys.readouterr().err
     # A --json that cannot be written is refused before the evaluation, not after it.
     out = tmp_path / "missing" / "result.json"
     folders = ["--data", str(data_folder), "--against", str(data_folder), "--quiet"]
