@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_arguments(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
     """Our options, and the rest for QApplication (Qt's own single-dash options)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args, rest = parser.parse_known_args(argv)
     # Qt's own options (single dash: -platform offscreen, -geometry 1600x1000, -style ...)
     # go to QApplication; an unknown "--option" is a mistake worth reporting.
@@ -62,6 +63,8 @@ def parse_arguments(argv: Sequence[str] | None = None) -> tuple[argparse.Namespa
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.path is not None and not Path(args.path).expanduser().exists():
+        if not _follows_qt_option(argv, args.path):
+            parser.error(f"{args.path}: no such file or folder")
         # Not a path from the launcher's %f but the value of a Qt option (-geometry WxH).
         rest.append(args.path)
         args.path = None
@@ -77,6 +80,12 @@ def parse_arguments(argv: Sequence[str] | None = None) -> tuple[argparse.Namespa
                 f"{path}: neither a folder of images nor a run folder or .safetensors checkpoint"
             )
     return args, rest
+
+
+def _follows_qt_option(argv: list[str], value: str) -> bool:
+    """Whether ``value`` comes right after a single-dash option (Qt's: -geometry 1600x1000)."""
+    index = argv.index(value)
+    return index > 0 and argv[index - 1].startswith("-") and not argv[index - 1].startswith("--")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
+from sagan_engine.output_paths import os_reason
 from sagan_engine.runs import RunFolder
 
 
@@ -36,7 +37,12 @@ class WindowFolders:
 
     def drop_path(self, path: Path) -> None:
         """A dropped run folder or checkpoint opens for exploring; any other folder is data."""
-        if path.suffix == ".safetensors" or RunFolder(path).is_run():
+        try:
+            is_model = path.suffix == ".safetensors" or RunFolder(path).is_run()
+        except OSError as err:  # e.g. a folder this user may not read
+            self.show_error("Cannot open the folder", f"{path}: {os_reason(err)}")
+            return
+        if is_model:
             self.open_run(path)
         elif self.training.active:
             self.show_error("Training is running", "Stop the training before changing the data.")

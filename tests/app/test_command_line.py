@@ -61,3 +61,6 @@ def test_a_path_from_the_desktop_launcher_opens_data_or_a_run(tmp_path):
     text_file.write_text("hello")
     with pytest.raises(SystemExit):
         parse_arguments([str(text_file)])
+    # A mistyped path is an error, not a Qt option value quietly passed on.
+    with pytest.raises(SystemExit):
+        parse_arguments([str(tmp_path / "imagse")])

@@ -351,6 +351,18 @@ def test_dropping_a_folder_chooses_it(qtbot, window, tiny_folder):
     assert window.data_panel.folder == str(tiny_folder)
 
 
+def test_dropping_a_folder_that_cannot_be_read_says_so(qtbot, window, tmp_path, monkeypatch):
+    from sagan_engine.runs import RunFolder
+
+    def unreadable(self):  # what a folder of another user's gives (the tests run as root)
+        raise PermissionError(13, "Permission denied", str(self.config_path))
+
+    monkeypatch.setattr(RunFolder, "is_run", unreadable)
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT) as shown:
+        drop(window, tmp_path)
+    assert shown.args[0] == f"{tmp_path}: permission denied"
+
+
 def test_settings_are_remembered(qtbot, make_window, settings, tiny_folder):
     first = make_window()
     first.resize(first.minimumSizeHint().width(), 612)  # the offscreen screen is 800 x 800
