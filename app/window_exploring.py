@@ -89,10 +89,9 @@ class WindowExploring:
         self.latent_explorer.set_model(info)
         self.attention_view.set_gammas(info.gammas)
         self.settings.last_run = info.run_dir or info.checkpoint
-        where = "the demo model" if is_demo_checkpoint(info.checkpoint) else None
-        where = where or Path(info.run_dir or info.checkpoint).name
+        where = self._model_name(info)
         self.setWindowTitle(f"SAGAN Studio — exploring {where}")
-        self._set_state_text(f"Exploring {where} (step {info.step})", ACCENT)
+        self._show_exploring_state()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("exploring a trained model")
@@ -108,6 +107,17 @@ class WindowExploring:
         evaluations = info.run_dir or shipped_evaluation_dir(info.checkpoint)
         self.quality_view.show_model(self.jobs, info.run_dir or info.checkpoint, evaluations)
         self._update_actions()
+
+    @staticmethod
+    def _model_name(info: ModelInfo) -> str:
+        if is_demo_checkpoint(info.checkpoint):
+            return "the demo model"
+        return Path(info.run_dir or info.checkpoint).name
+
+    def _show_exploring_state(self) -> None:
+        """The status line of explore mode (also after a failed attempt to open another)."""
+        info = self.model_info
+        self._set_state_text(f"Exploring {self._model_name(info)} (step {info.step})", ACCENT)
 
     @staticmethod
     def _training_log(info: ModelInfo) -> Path | None:

@@ -116,6 +116,11 @@ class WindowInspection:
     def _on_inspector_failed(self, what: str, message: str, details: str) -> None:
         if what == "load":
             self.show_error("Cannot open the model", message, details)
-            self._set_state_text("Ready")
+            if self.mode == EXPLORE and self.model_info is not None:
+                self._show_exploring_state()  # the model explored before is still there
+            else:
+                self._set_state_text("Ready")
+        elif what == "samples" and self.samples is None:  # in place of "Drawing samples…"
+            self.sample_view.clear(f"Cannot draw samples: {message}")
         elif not what.startswith("task:"):  # a view's own task: that view says what failed
             self.statusBar().showMessage(f"Inspector: {message}", 8000)

@@ -156,3 +156,26 @@ def test_plan_names_what_stands_in_the_way(tmp_path):
     write_images(tmp_path / "x", 1)  # unrelated folder: still no checkpoint
     with pytest.raises(CannotContinue):
         plan_continuation(tmp_path / "x", 10, lambda old: None)
+
+
+@needs_demo_model
+def test_failures_while_exploring_say_what_failed_and_keep_the_model(
+    qtbot, window, tmp_path, monkeypatch
+):
+    """Samples that cannot be drawn replace "Drawing samples…" with why; a model that cannot
+    be opened leaves the one explored before, and the status line says it is still there."""
+    import app.inspector_worker as inspector_module
+
+    def out_of_memory(self, request):
+        raise RuntimeError("not enough memory for 36 samples")
+
+    monkeypatch.setattr(inspector_module._Renderer, "_draw", out_of_memory)
+    with qtbot.waitSignal(window.inspector.failed, timeout=TIMEOUT):
+        window.open_demo_model()
+    qtbot.waitUntil(lambda: "not enough memory" in window.sample_view.stack.hint.text())
+    assert window.mode == EXPLORE
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a checkpoint")
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT):
+        window.open_run(broken)
+    assert window.state_label.text().startswith("Exploring the demo model")
