@@ -44,7 +44,10 @@ def continuable_run(run_dir: str | Path | None) -> RunFolder | None:
     if not run_dir:
         return None
     folder = RunFolder(run_dir)
-    if not folder.is_run() or folder.latest_checkpoint() is None:
+    try:
+        if not folder.is_run() or folder.latest_checkpoint() is None:
+            return None
+    except OSError:  # unreadable or gone (a share unmounted): nothing to continue
         return None
     return folder
 

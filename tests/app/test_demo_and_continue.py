@@ -179,3 +179,22 @@ def test_failures_while_exploring_say_what_failed_and_keep_the_model(
     with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT):
         window.open_run(broken)
     assert window.state_label.text().startswith("Exploring the demo model")
+
+
+def test_a_run_that_cannot_be_read_is_not_continuable(tmp_path, monkeypatch):
+    """The window asks this at every update of its actions: an unreadable run folder must
+    answer "no", not raise and leave Stop or Pause in a stale state."""
+    from app.run_continuation import continuable_run
+    from sagan_engine.runs import RunFolder
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "checkpoints" / "step_000005.safetensors").write_bytes(b"")
+    assert continuable_run(run).path == run
+
+    def unreadable(self):
+        raise PermissionError(13, "Permission denied", str(self.checkpoints_dir))
+
+    monkeypatch.setattr(RunFolder, "latest_checkpoint", unreadable)
+    assert continuable_run(run) is None
