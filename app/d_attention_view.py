@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.data_panel import pixmap_of
 from app.image_items import ClickableImage, fit, image_view_box, title_label
 from app.inspector_worker import InspectorWorker, TaskReply
+from app.jobs import Job, JobRunner, ShownContent
 from app.style import ERROR, MUTED
 from sagan_engine.attention import Query
 from sagan_engine.d_attention import (
@@ -81,10 +82,13 @@ class DAttentionView(QWidget):
         self,
         inspector: InspectorWorker,
         thumbnails: Callable[[], np.ndarray | None] = lambda: None,
+        jobs: JobRunner | None = None,
         parent=None,
     ) -> None:
         super().__init__(parent)
         self._inspector = inspector
+        self._jobs = jobs or JobRunner(self, threads=1)
+        self._chosen = ShownContent()  # a file still decoding loses to an image chosen since
         self._thumbnails = thumbnails
         self._cache = _DiscriminatorCache()
         self.model: str | None = None
@@ -188,19 +192,24 @@ class DAttentionView(QWidget):
         if path:
             self.set_image_file(path)
 
-    def set_image_file(self, path: str | Path) -> None:
-        try:
-            image = image_for_discriminator(path, self._resolution_hint())
-        except Exception as err:  # noqa: BLE001 - the message names the file
-            self._say(str(err), error=True)
-            return
-        self.set_image(image, Path(path).name)
+    def set_image_file(self, path: str | Path) -> Job:
+        """Decode ``path`` in the background (a photo of 50 megapixels takes a second or two)
+        and show it; a file that cannot be read is named in the status line."""
+        size = self._resolution_hint()
+        job = self._jobs.start(lambda job: image_for_discriminator(path, size), "D image")
+        job.succeeded.connect(
+            self._chosen.guard(lambda image: self.set_image(image, Path(path).name))
+        )
+        job.failed.connect(self._chosen.guard(lambda message, _d: self._say(message, error=True)))
+        self._say(f"Reading {Path(path).name}…")
+        return job
 
     def _resolution_hint(self) -> int:
         # The file is shown at this size; the worker brings it to D's resolution anyway.
         return 128
 
     def set_image(self, image: np.ndarray, name: str) -> None:
+        self._chosen.replaced()
         self.image, self.image_name = np.ascontiguousarray(image), name
         self.input_image.setImage(self.image, autoLevels=False, levels=(0, 255))
         fit(self.input_box, image.shape[1], image.shape[0])

@@ -104,7 +104,7 @@ class WindowConstruction:
         self.replay_dock = add_view_dock(
             self, "Attention over training", self.replay_view, "replayDock"
         )
-        self.d_view = DAttentionView(self.inspector, self._training_thumbnails)
+        self.d_view = DAttentionView(self.inspector, self._training_thumbnails, self.jobs)
         self.d_dock = add_view_dock(self, "What D looks at", self.d_view, "dAttentionDock")
         self.compare_view = CompareRunsView()
         self.compare_dock = add_view_dock(self, "Compare runs", self.compare_view, "compareDock")

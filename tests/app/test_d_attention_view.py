@@ -90,3 +90,28 @@ def test_the_demo_model_brings_its_d(qtbot, worker):
     result = blocker.args[0]
     assert len(result.score.per_class) == 8 and result.attention.layers
     assert f"D of step {load_generator('demo').step}" in view.status.text()
+
+
+def test_an_image_file_is_read_in_the_background(qtbot, worker, trained_run, tmp_path):
+    from PIL import Image
+
+    view = DAttentionView(worker, lambda: np.zeros((1, 48, 48, 3), np.uint8))
+    qtbot.addWidget(view)
+    view.show()
+    view.set_model(str(trained_run))
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.full((300, 200, 3), 200, np.uint8)).save(photo)
+    with qtbot.waitSignal(view.set_image_file(photo).finished, timeout=30_000):
+        assert view.image is None and "Reading photo.png" in view.status.text()  # not yet
+    assert view.image_name == "photo.png" and view.image.shape[0] == view.image.shape[1]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    with qtbot.waitSignal(view.set_image_file(broken).finished, timeout=30_000):
+        pass
+    assert "broken.png" in view.status.text() and view.image_name == "photo.png"
+    # A file still being read when a training image is picked does not replace it.
+    job = view.set_image_file(photo)
+    view._on_thumbnail(view.training_images.item(0))
+    with qtbot.waitSignal(job.finished, timeout=30_000):
+        pass
+    assert view.image_name == "training image 1"
