@@ -187,6 +187,11 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
         data["folder"] = str(Path(args.data).expanduser().resolve())
     elif args.demo:
         data["folder"] = None
+    elif resume_dir and config.data.folder and not Path(config.data.folder).exists():
+        raise SaganError(
+            f"{config.data.folder}: the run's data folder is not there any more; "
+            "pass --data DIR with the folder where those images are now"
+        )
     return config.replace(train=train, data=data), resume_dir
 
 

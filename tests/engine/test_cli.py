@@ -164,3 +164,16 @@ def test_options_that_would_be_ignored_are_refused(demo_run, capsys, extra, mess
     args = [str(demo_run) if a == "RUN" else a for a in extra]
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_resume_after_the_data_moved_says_how_to_go_on(demo_run, tmp_path, capsys):
+    import json
+
+    run = tmp_path / "run"
+    shutil.copytree(demo_run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["data"]["folder"] = str(tmp_path / "moved away")
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["train", "--resume", str(run), "--steps", "4", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "moved away: the run's data folder is not there any more" in err and "--data" in err
