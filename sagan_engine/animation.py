@@ -83,7 +83,8 @@ def sample_grid_frames(run: str | Path) -> list[tuple[int, Image.Image]]:
     """The run's saved sample grids (fixed latents), oldest step first, as (step, image)."""
     folder = RunFolder(run)
     if not folder.path.is_dir():
-        raise AnimationError(f"{folder.path}: no such run folder")
+        what = "a file, not a run folder" if folder.path.exists() else "no such run folder"
+        raise AnimationError(f"{folder.path}: {what}")
     found = []
     if folder.samples_dir.is_dir():
         for entry in folder.samples_dir.iterdir():

@@ -296,7 +296,7 @@ def evaluate_folders(
 
     metrics = parse_metrics(metrics)
     if resolution is None:
-        resolution = _first_image_side(scan_folder(data).files)
+        resolution = _first_image_side(data, scan_folder(data).files)
     fake_set = load_image_folder(data, resolution, progress=_stage(progress, "reference"))
     real_set = load_image_folder(against, resolution, progress=_stage(progress, "reference"))
     for folder, images in ((data, fake_set), (against, real_set)):
@@ -318,7 +318,7 @@ def evaluate_folders(
     )
 
 
-def _first_image_side(files: Sequence[Path]) -> int:
+def _first_image_side(folder: str | Path, files: Sequence[Path]) -> int:
     from PIL import Image
 
     for path in files:
@@ -327,7 +327,7 @@ def _first_image_side(files: Sequence[Path]) -> int:
                 return max(16, min(image.size))
         except OSError:
             continue
-    raise DataError("no readable image to take the resolution from; pass --resolution")
+    raise DataError(f"{folder}: no readable image to take the resolution from; pass --resolution")
 
 
 # --------------------------------------------------------------------------- evaluation.json

@@ -77,6 +77,11 @@ def test_evaluate_refuses_bad_input(tmp_path, data_folder, capsys):
     one = _folder(tmp_path / "one", seed=3, n=1)
     assert main(["evaluate", "--data", str(one), "--against", str(data_folder), "--quiet"]) == 2
     assert "1 usable image; at least 2 are needed" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "a.png").write_bytes(b"not a png")
+    assert main(["evaluate", "--data", str(corrupt), "--against", str(data_folder)]) == 2
+    assert f"{corrupt}: no readable image" in capsys.readouterr().err
     # A --json that cannot be written is refused before the evaluation, not after it.
     out = tmp_path / "missing" / "result.json"
     folders = ["--data", str(data_folder), "--against", str(data_folder), "--quiet"]

@@ -202,6 +202,9 @@ def test_cli_over_training_and_timelapse(tmp_path, capsys):
     capsys.readouterr()
     assert main(["timelapse", "--run", str(tmp_path), "--out", str(grids)]) == 2
     assert "no sample grids" in capsys.readouterr().err
+    checkpoint = next((run / "checkpoints").iterdir())
+    assert main(["timelapse", "--run", str(checkpoint), "--out", str(grids)]) == 2
+    assert "a file, not a run folder" in capsys.readouterr().err
     for bad in (["--columns", "0"], ["--frame-ms", "-1"]):
         with pytest.raises(SystemExit):  # argparse refuses it
             main(["timelapse", "--run", str(run), "--out", str(grids), *bad])
