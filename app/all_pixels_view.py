@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 from app.image_items import PlaceholderStack, fit, image_view_box
 from app.style import MUTED
 from sagan_engine.attention_grid import PositionMaps, position_maps
-from sagan_engine.export import heat_colours, normalise_map
+from sagan_engine.export import heat_colours
 
 TASK = "all-pixels"
 GAP = 1  # pixels of background between two small maps
@@ -22,12 +22,20 @@ def mosaic(maps: np.ndarray, gap: int = GAP) -> np.ndarray:
     """uint8 RGB picture of maps (R, C, hk, wk): each map scaled to its own peak and
     heat-coloured, in a grid with ``gap`` dark pixels between them."""
     rows, cols, hk, wk = maps.shape
-    out = np.full((rows * (hk + gap) - gap, cols * (wk + gap) - gap, 3), 40, np.uint8)
-    for r in range(rows):
-        for c in range(cols):
-            top, left = r * (hk + gap), c * (wk + gap)
-            out[top : top + hk, left : left + wk] = heat_colours(normalise_map(maps[r, c]))
-    return out
+    peaks = maps.max(axis=(2, 3), keepdims=True)
+    scaled = np.divide(maps, peaks, out=np.zeros(maps.shape, np.float64), where=peaks > 0)
+    # (R, C, hk, wk, 3) -> tiles with a dark gap on their right and bottom, then one picture
+    tiles = np.full((rows, cols, hk + gap, wk + gap, 3), 40, np.uint8)
+    tiles[:, :, :hk, :wk] = heat_colours(scaled)
+    picture = tiles.transpose(0, 2, 1, 3, 4).reshape(rows * (hk + gap), cols * (wk + gap), 3)
+    return picture[: rows * (hk + gap) - gap, : cols * (wk + gap) - gap]
+
+
+def _maps_and_mosaic(generator, z, label, layer, stride) -> tuple[PositionMaps, np.ndarray]:
+    """On the inspector's thread: the maps and their picture (4096 maps at stride 1 of a
+    64x64 layer: not work for the GUI thread)."""
+    maps = position_maps(generator, z, label, layer, stride)
+    return maps, mosaic(maps.maps)
 
 
 class AllPixelsView(QWidget):
@@ -101,14 +109,13 @@ class AllPixelsView(QWidget):
         z, label = self.sample
         layer, stride = self.layer.currentText(), self.stride.value() or None
         self.caption.setText(f"Computing the maps of {layer}…")
-        self.inspector.run_task(TASK, lambda g: position_maps(g, z, label, layer, stride))
+        self.inspector.run_task(TASK, lambda g: _maps_and_mosaic(g, z, label, layer, stride))
 
     def _on_reply(self, reply) -> None:
         if reply.key != TASK:
             return
-        result: PositionMaps = reply.result
+        result, picture = reply.result
         self.result = result
-        picture = mosaic(result.maps)
         height, width = result.image.shape[:2]
         self.image_item.setImage(result.image, autoLevels=False, levels=(0, 255))
         fit(self.image_box, width, height)

@@ -117,6 +117,20 @@ def test_mosaic_places_each_map_at_its_position():
     assert bright.tolist() == [[5, 10]]
 
 
+def test_mosaic_tiles_are_each_maps_own_heat_picture():
+    from sagan_engine.export import heat_colours, normalise_map
+
+    maps = np.random.default_rng(0).random((3, 4, 5, 6)).astype(np.float32)
+    maps[1, 2] = 0  # a map with no peak stays dark, not NaN
+    picture = mosaic(maps, gap=2)
+    assert picture.shape == (3 * 7 - 2, 4 * 8 - 2, 3)
+    for r in range(3):
+        for c in range(4):
+            tile = picture[r * 7 : r * 7 + 5, c * 8 : c * 8 + 6]
+            np.testing.assert_array_equal(tile, heat_colours(normalise_map(maps[r, c])))
+    assert (picture[5:7, :] == 40).all() and (picture[:, 6:8] == 40).all()  # the gaps
+
+
 def _event(step: int, entropy: float) -> AttentionStats:
     return AttentionStats(
         step, tuple(LayerAttentionStats(name, 0.1, entropy, 4.0, 0.05) for name in LAYERS)
