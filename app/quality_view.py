@@ -35,8 +35,9 @@ class QualityView(QWidget):
         plot.showGrid(x=True, y=True, alpha=0.15)
         step_axis(plot)
         plot.setLabel("left", "SWD x1e3")
-        # Bottom left: the corner an SWD curve (high early, lower later) leaves free.
-        add_legend(plot, (8, -8))
+        # Top right, the corner an SWD curve (high early, lower later) leaves free, away from
+        # the best point's star (the lowest); in one row: the plot is short.
+        add_legend(plot, (-8, 8)).setColumnCount(3)
         plot.setMenuEnabled(False)
         self.main_curve = plot.plot(
             pen=pg.mkPen("#4c9be8", width=2), symbol="o", symbolSize=5, name="average"
