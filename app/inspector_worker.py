@@ -293,6 +293,7 @@ class InspectorWorker(QObject):
     samples_ready = Signal(object)  # SampleSet
     attention_ready = Signal(object)  # AttentionReply, only the newest request's
     task_ready = Signal(object)  # TaskReply, never an older one after a newer of its key
+    task_dropped = Signal(str)  # key of a task given up unstarted: another model was asked for
     failed = Signal(str, str, str)  # what, message, details
 
     _wake = Signal()
@@ -326,17 +327,24 @@ class InspectorWorker(QObject):
 
     def load_model(self, path: str | Path) -> None:
         """Load G (its EMA copy when saved) from a run folder or checkpoint file."""
-        with self._lock:  # anything asked of the previous model is moot
-            self._pending.clear()
+        self._drop_pending()  # anything asked of the previous model is moot
         self._latest_source = next(self._tokens)
         self._request("source", _Load(str(path), self._latest_source))
 
     def follow_training(self, snapshot: SnapshotSource) -> None:
         """Answer queries with snapshots of a training generator (``snapshot()`` thread-safe)."""
-        with self._lock:
-            self._pending.clear()
+        self._drop_pending()
         self._latest_source = next(self._tokens)
         self._request("source", _Follow(snapshot))
+
+    def _drop_pending(self) -> None:
+        with self._lock:
+            tasks = [
+                kind.removeprefix("task:") for kind in self._pending if kind.startswith("task:")
+            ]
+            self._pending.clear()
+        for key in tasks:  # a view waiting on one (an export) must not wait for ever
+            self.task_dropped.emit(key)
 
     @Slot(int, object)
     def _on_loaded(self, token: int, info: ModelInfo) -> None:

@@ -14,6 +14,7 @@ truncation). The layout lives in ``latent_explorer_layout``, exports in
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
@@ -54,6 +55,7 @@ class LatentExplorer(LatentExplorerLayout, LatentPathExport, QWidget):
         self.attention_view = attention_view
         self.panel = explore_panel
         self.info: ModelInfo | None = None
+        self.exporting: Path | None = None  # the file of a path export under way
         self.sample: SeedLatent | None = None  # the grid sample last enlarged
         self.sample_label: int | None = None
         self.position: LatentPosition | None = None  # where the enlarged sample is
@@ -74,6 +76,7 @@ class LatentExplorer(LatentExplorerLayout, LatentPathExport, QWidget):
         self._class_timer.timeout.connect(self._render_class_row)
         inspector.task_ready.connect(self._on_task)
         inspector.failed.connect(self._on_failed)
+        inspector.task_dropped.connect(self._on_dropped)
         explore_panel.truncation_changed.connect(self._on_truncation)
         self.clear()
 
@@ -300,11 +303,23 @@ class LatentExplorer(LatentExplorerLayout, LatentPathExport, QWidget):
                 self.class_strip.set_images(np.concatenate(self._class_row))
                 self.class_strip.set_current(self.label)
         elif reply.key == "export":
+            self.export_finished()
             self.path_written.emit(str(reply.result))
 
     def _on_failed(self, what: str, message: str, details: str) -> None:
         if what == "task:export":
+            self.export_finished()
             self.export_failed.emit(message, details)
+
+    def _on_dropped(self, key: str) -> None:
+        if key == "export" and self.exporting is not None:
+            path = self.exporting
+            self.export_finished()
+            self.export_failed.emit(
+                f"{path} was not written: another model was opened or training started "
+                "before the export began. Export the path again.",
+                "",
+            )
 
     # ================================================================== captions
     def _describe(self, position: LatentPosition, label: int | None, truncation) -> str:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.image_strip import ImageStrip
+from app.latent_path_export import EXPORT_TEXT
 from app.style import MUTED
 from sagan_engine.latent_paths import MAX_SEED, SeedLatent
 
@@ -59,7 +60,7 @@ class LatentExplorerLayout:
         self.export_frames.setRange(2, 600)
         self.export_frames.setValue(32)
         self.export_frames.setToolTip("Frames of the exported animation or strip")
-        self.export_button = QPushButton("Export path…")
+        self.export_button = QPushButton(EXPORT_TEXT)
         self.export_button.setToolTip("Save the path as an animated GIF or WebP, or a PNG strip")
 
         ends = QHBoxLayout()

@@ -11,6 +11,7 @@ from app.save_paths import choose_save_path
 from sagan_engine.animation import FRAME_SUFFIXES
 from sagan_engine.latent_paths import Truncation
 
+EXPORT_TEXT = "Export path…"
 PATH_FILTERS = "Animated GIF (*.gif);;Animated WebP (*.webp);;PNG strip of frames (*.png)"
 
 
@@ -46,6 +47,14 @@ class LatentPathExport:
         if label is not None:
             metadata["class"] = str(label)
         self.inspector.run_task("export", export_work(work, Path(path), 80, metadata))
+        self.exporting = Path(path)
+        self.export_button.setEnabled(False)  # one at a time; says it is under way
+        self.export_button.setText(f"Exporting {frames} frames…")
+
+    def export_finished(self) -> None:
+        self.exporting = None
+        self.export_button.setEnabled(True)
+        self.export_button.setText(EXPORT_TEXT)
 
     def metadata(self) -> dict[str, str]:
         """What an export of the enlarged sample records: truncation and where the latent is."""

@@ -5,6 +5,7 @@ nudges, exports; every render happens on the inspector's thread, the latest posi
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -170,9 +171,22 @@ def test_seed_keys_nudge_and_path_export(qtbot, explore, tmp_path):
     out = tmp_path / "path.webp"
     with qtbot.waitSignal(window.export_done, timeout=TIMEOUT):
         explorer.write_path(out)
+        assert not explorer.export_button.isEnabled()  # under way, and says so
+        assert explorer.export_button.text() == "Exporting 5 frames…"
+    assert explorer.export_button.isEnabled() and explorer.exporting is None
     with Image.open(out) as animation:
         assert animation.n_frames == 5 and animation.size == (32, 32)
     bad = tmp_path / "missing folder" / "path.gif"
     with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT) as shown:
         explorer.write_path(bad)
-    assert "missing folder" in shown.args[0]
+    assert "missing folder" in shown.args[0] and explorer.export_button.isEnabled()
+    # An export still waiting its turn when another model is opened is given up: it says so.
+    started = threading.Event()
+    window.inspector.run_task("busy", lambda g: started.set() or time.sleep(1))
+    assert started.wait(TIMEOUT / 1000)
+    later = tmp_path / "later.gif"
+    explorer.write_path(later)
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT) as shown:
+        window.open_run(window.model_info.checkpoint)
+    assert "later.gif was not written" in shown.args[0] and not later.exists()
+    assert explorer.export_button.text() == "Export path…"
