@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 
 def filter_suffix(chosen_filter: str) -> str | None:
-    """ ".gif" of "Animated GIF (*.gif)"; None when the filter names no suffix."""
+    """The suffix a filter names (".gif" for "Animated GIF (*.gif)"), None if it names none."""
     match = re.search(r"\*(\.[\w.]+)", chosen_filter)
     return match.group(1).lower() if match else None
 
