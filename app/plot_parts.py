@@ -3,8 +3,8 @@
 The step axis: labelled "step", never with an SI prefix (steps are counts, so
 "step (x0.001)" around a lone point at 0 means nothing), never negative and never narrower
 than a few steps (pyqtgraph's auto range puts an empty or one-point plot around 0, e.g.
--5000..5000 or -0.4..0.4). The legend: on a translucent panel of the plot's background, so
-a curve running under it does not cross out its text."""
+-5000..5000 or -0.4..0.4), thousands written short (15k). The legend: on a translucent
+panel of the plot's background, so a curve running under it does not cross out its text."""
 
 from __future__ import annotations
 
@@ -16,7 +16,24 @@ MIN_STEP_RANGE = 10  # narrowest step range a plot zooms to (a lone point at 0 s
 LEGEND_ALPHA = 190  # of 255: the curve under a legend stays faintly visible
 
 
+class StepAxis(pg.AxisItem):
+    """Step counts as people say them: 500, 5000, 15k (a narrow plot's "500010000" was
+    5000 and 10000 run together)."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+        return [step_text(value * scale) for value in values]
+
+
+def step_text(step: float) -> str:
+    if abs(step) < 10_000:
+        return f"{step:g}"
+    return f"{step / 1000:g}k"
+
+
 def step_axis(plot: pg.PlotItem) -> None:
+    grid = plot.getAxis("bottom").grid  # showGrid's setting, kept by the new axis
+    plot.setAxisItems({"bottom": StepAxis(orientation="bottom")})
+    plot.getAxis("bottom").setGrid(grid)
     plot.setLabel("bottom", "step")
     plot.getAxis("bottom").enableAutoSIPrefix(False)
     plot.setLimits(xMin=0, minXRange=MIN_STEP_RANGE)

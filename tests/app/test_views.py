@@ -144,6 +144,11 @@ def test_step_axes_start_at_zero_and_count_whole_steps(qtbot):
     assert "(x" not in stats.plot.getAxis("bottom").labelString()  # no "step (x0.001)"
     for plot in (stats.plot, *curves.plots):
         assert not plot.getAxis("bottom").autoSIPrefix
+        assert plot.getAxis("bottom").tickStrings([500, 5000, 15000], 1, 5000) == [
+            "500",
+            "5000",
+            "15k",
+        ]  # a narrow plot ran "5000" and "10000" together
         plot.setXRange(-5000, 5000, padding=0)  # what an empty plot's auto range asks for
         assert plot.viewRange()[0][0] == 0
 
