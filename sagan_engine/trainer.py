@@ -112,6 +112,7 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
         self._state_cv = threading.Condition()
         self._paused = False
         self._stop_requested = False
+        self._seconds_paused = 0.0  # in all: not training time (speed, ETA, elapsed)
         self.state = "idle"
         self.step = 0
         self.last_checkpoint: Path | None = None
@@ -292,9 +293,13 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
         run_start = window_start
         reason = "completed"
         while self.step < train.steps:
+            paused_before = self._seconds_paused
             if self._wait_if_paused():
                 reason = "stopped"
                 break
+            pause = self._seconds_paused - paused_before
+            window_start += pause  # a pause of minutes is not minutes per step
+            run_start += pause
             self.G.train()
             self.D.train()
             accumulated += self._train_step()  # one step further
@@ -339,10 +344,12 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
                 return False
             self.state = "paused"
         self._emit(StateChanged("paused"))
+        paused_at = time.perf_counter()
         with self._state_cv:
             while self._paused and not self._stop_requested:
                 self._state_cv.wait()
             stopping = self._stop_requested
+        self._seconds_paused += time.perf_counter() - paused_at
         self.state = "running"
         self._emit(StateChanged("stopping" if stopping else "running"))
         return self.dist.agree(stopping)

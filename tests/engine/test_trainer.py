@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -203,6 +204,37 @@ def test_pause_resume_and_stop_from_another_thread(tmp_path):
     assert isinstance(finished, TrainingFinished) and finished.reason == "stopped"
     assert finished.step >= step_when_paused and finished.step < 10_000
     assert finished.checkpoint and load_checkpoint(finished.checkpoint).step == finished.step
+
+
+def test_a_pause_is_not_counted_as_training_time(tmp_path):
+    """After Pause and Resume the speed, ETA and elapsed time ignored the pause: a 1.5 s
+    pause made one step look 1.5 s long (and went into metrics.csv)."""
+    cfg = tiny_config(steps=10_000, log_every=1, sample_every=10_000, checkpoint_every=10_000)
+    stats: list[StepStats] = []
+    paused = threading.Event()
+
+    def listen(event):
+        if isinstance(event, StepStats):
+            stats.append(event)
+            if event.step == 3:
+                trainer.pause()
+        if isinstance(event, StateChanged) and event.state == "paused":
+            paused.set()
+
+    trainer = Trainer(cfg, synthetic_dataset(), tmp_path / "r", listeners=[listen])
+    thread = threading.Thread(target=trainer.run)
+    thread.start()
+    assert paused.wait(60)
+    time.sleep(1.5)
+    trainer.resume()
+    while len(stats) < 6 and thread.is_alive():
+        time.sleep(0.05)
+    trainer.stop()
+    thread.join(60)
+    before, after = stats[2], stats[3]  # steps 3 and 4: the pause came between them
+    assert (before.step, after.step) == (3, 4)
+    assert after.seconds_per_step < 1.0  # a tiny model's step: tens of milliseconds
+    assert after.elapsed_s - before.elapsed_s < 1.0
 
 
 def test_non_finite_losses_stop_training_and_keep_the_last_good_checkpoint(tmp_path):
