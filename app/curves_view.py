@@ -152,11 +152,19 @@ class CurvesView(QWidget):
             series.raw.setData([], [])
         self.empty_note.show()
 
-    def load_csv(self, jobs: JobRunner, path: str | Path, before_live: bool = False) -> Job:
-        """Read a run's metrics.csv in the background and show it; ``before_live``: put it
-        before the points streaming in (a continued run). Dropped when the view was cleared
-        meanwhile: it belongs to the model or run shown before."""
-        job = jobs.start(lambda job: MetricHistory.from_csv(path), "metrics")
+    def load_csv(self, jobs: JobRunner, path: str | Path, resumed_at: int | None = None) -> Job:
+        """Read a run's metrics.csv in the background and show it. ``resumed_at``: the run
+        goes on from its checkpoint at that step, so the log's points up to it go before the
+        points streaming in (and later ones, trained before a failure and lost, are left
+        out). Dropped when the view was cleared meanwhile: it belongs to the model or run
+        shown before."""
+        before_live = resumed_at is not None
+
+        def read(job: Job) -> MetricHistory:
+            history = MetricHistory.from_csv(path)
+            return history.until(resumed_at) if before_live else history
+
+        job = jobs.start(read, "metrics")
         job.succeeded.connect(
             self.shown.guard(self.prepend_history if before_live else self.set_history)
         )

@@ -105,6 +105,8 @@ class MainWindow(
         self._ema = True
         self.error_box: QMessageBox | None = None
         self._close_when_idle = False
+        self._session_failed = False  # the training session now or last failed
+        self._trained_to: int | None = None  # its last step shown (None: it never began)
         self._closing = False
 
         self._build_views()

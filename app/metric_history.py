@@ -91,6 +91,13 @@ class MetricHistory:
         self._n = start + len(items)
         return len(items)
 
+    def until(self, step: int) -> MetricHistory:
+        """A copy of the points up to ``step`` (a run continued from its checkpoint at
+        ``step`` trains the later ones again; its log may still hold the lost ones)."""
+        kept = self.copy()
+        kept._n = int(np.searchsorted(self.column("step"), step, side="right"))
+        return kept
+
     def copy(self) -> MetricHistory:
         """An independent copy (cheap: one array copy per column)."""
         other = MetricHistory.__new__(MetricHistory)

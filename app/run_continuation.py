@@ -67,11 +67,14 @@ def plan_continuation(
     run_dir: str | Path,
     total_steps: int,
     locate_moved_data: Callable[[str], str | None],
+    device: str | None = None,
 ) -> Continuation:
     """The request that continues ``run_dir`` up to ``total_steps`` steps in all.
 
     ``locate_moved_data(old_folder)`` is asked for the data folder's new place when the run's
-    folder is gone; it returns None when the user gives up.
+    folder is gone; it returns None when the user gives up. ``device``: where to go on (the
+    window's Device box; default the run's own), so that a run trained on a GPU can continue
+    on a machine without it, as ``train --resume --device`` can.
     """
     folder = continuable_run(run_dir)
     if folder is None:
@@ -89,6 +92,8 @@ def plan_continuation(
             "to continue it"
         )
     data_folder = config.data.folder or _trained_on(folder)
+    if data_folder is not None:
+        data_folder = str(Path(data_folder).expanduser())  # "~/pics" typed in the window
     if data_folder is not None and not Path(data_folder).is_dir():
         data_folder = locate_moved_data(data_folder)
         if data_folder is None:
@@ -96,6 +101,7 @@ def plan_continuation(
                 f"the run's data folder {config.data.folder or 'of this run'} is gone; "
                 "continue again and choose where it is now"
             )
-    config = config.replace(train={"steps": total_steps}, data={"folder": data_folder})
+    train = {"steps": total_steps} | ({"device": device} if device else {})
+    config = config.replace(train=train, data={"folder": data_folder})
     request = TrainingRequest(config, data_folder, folder.path, resume=True)
     return Continuation(request, done, latest)

@@ -75,6 +75,8 @@ class WindowTraining:
         if folder == "":
             self.show_error("No data", "Choose a folder of images, or the bundled demo set.")
             return False
+        if folder is not None:  # as typed ("~/pics", "pics"): the run must find it again
+            folder = str(Path(folder).expanduser().resolve())
         config = config.replace(
             data={"classes": self.data_panel.classes, "cache": self.data_panel.cache_mode}
         )
@@ -90,8 +92,12 @@ class WindowTraining:
     def _begin_session(self, request: TrainingRequest) -> bool:
         config = request.config
         self._close_when_idle = False
+        self._session_failed, self._trained_to = False, None
         self._enter_mode(TRAIN)
-        self.run_dir, self.last_checkpoint, self.total_steps = None, None, config.train.steps
+        # A continued run's folder is known now: if the session fails before it starts, the
+        # run can still be continued (after the cause is fixed) or explored.
+        self.run_dir = str(request.run_dir) if request.resume else None
+        self.last_checkpoint, self.total_steps = None, config.train.steps
         self._ema = config.train.ema
         verb = "continuing" if request.resume else "training"
         self.setWindowTitle(f"SAGAN Studio — {verb} {request.run_dir.name}")
@@ -113,7 +119,12 @@ class WindowTraining:
         if self.training.active or run_dir is None:
             return False
         try:
-            plan = plan_continuation(run_dir, self.model_panel.steps.value(), self._locate_data)
+            plan = plan_continuation(
+                run_dir,
+                self.model_panel.steps.value(),
+                self._locate_data,
+                device=self.model_panel.device.currentData() or "cpu",
+            )
         except CannotContinue as err:
             self.show_error("Cannot continue the run", str(err))
             return False
@@ -123,7 +134,7 @@ class WindowTraining:
         # The curves pick up where the run's metrics.csv left off.
         metrics = RunFolder(run_dir).metrics_path
         if started and metrics.is_file():
-            self.curves_view.load_csv(self.jobs, metrics, before_live=True)
+            self.curves_view.load_csv(self.jobs, metrics, resumed_at=plan.from_step)
         return started
 
     def _locate_data(self, old_folder: str) -> str | None:
@@ -177,6 +188,7 @@ class WindowTraining:
         self.class_names = event.class_names
         self.settings.last_run = event.run_dir
         self.device_label.setText(event.device_name)
+        self._trained_to = event.start_step
         self.progress.setRange(0, event.total_steps)
         self.progress.setValue(event.start_step)
         self.progress.setFormat(f"step {event.start_step} / {event.total_steps}")
@@ -185,6 +197,7 @@ class WindowTraining:
     def _on_stats(self, batch: list[StepStats]) -> None:
         self.curves_view.add_stats(batch)
         last = batch[-1]
+        self._trained_to = last.step
         self.progress.setValue(min(last.step, self.progress.maximum()))
         self.progress.setFormat(
             f"step {last.step} / {self.total_steps} · {format_duration(last.eta_s)} left"
@@ -214,11 +227,31 @@ class WindowTraining:
         details = event.details
         if event.checkpoint:
             details = f"Last good checkpoint: {event.checkpoint}\n\n{details}"
+        self._session_failed = True
         self._set_state_text("Training failed", ERROR)
         # Closing waited for this session's checkpoint: the window stays so that what went
         # wrong (and where the last good checkpoint is) can be read.
         self._close_when_idle = False
         self.show_error("Training failed", event.message, details)
+
+    def _show_unfinished_session(self) -> None:
+        """The status, progress and sample area of a session that ended without finishing:
+        what they showed last (loading, the ETA) no longer holds."""
+        failed = self._session_failed
+        if failed:  # the state went to idle after the failure, which said "Ready"
+            self._set_state_text("Training failed", ERROR)
+        if self._trained_to is None:  # while the images were loading
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("failed before the first step" if failed else "not started")
+            if self.samples is None:
+                self.sample_view.clear(
+                    "Training failed before its first step (the message says why)."
+                    if failed
+                    else "Stopped while loading the images."
+                )
+        else:
+            self.progress.setFormat(f"step {self._trained_to} / {self.total_steps} · failed")
 
     def _on_session_ended(self, finished: TrainingFinished | None) -> None:
         self.speed_label.setText("")
@@ -231,11 +264,8 @@ class WindowTraining:
             self.progress.setFormat(f"step {finished.step} / {self.total_steps} · {verb}")
             if finished.checkpoint:
                 self.statusBar().showMessage(f"Checkpoint saved: {finished.checkpoint}", 10000)
-        elif self.progress.maximum() == 0:
-            self.progress.setRange(0, 1)
-            self.progress.setFormat("not started")
-            if self.samples is None:
-                self.sample_view.clear()
+        else:  # failed, or stopped before the first step
+            self._show_unfinished_session()
         self._update_actions()
         if self._close_when_idle:
             QTimer.singleShot(0, self.close)

@@ -145,6 +145,74 @@ def test_continue_an_opened_run_whose_data_moved(qtbot, window, tiny_folder, tmp
     assert metric_steps(Path(run_dir)) == list(range(1, 6))
 
 
+def test_continue_after_a_failure_on_another_device(qtbot, window, tiny_folder, monkeypatch):
+    """A run trained on a GPU that is not here, whose log holds steps trained after its last
+    checkpoint and lost in a failure: Continue goes on with the Device box's choice, and the
+    curves show each step once."""
+    import json
+
+    choose_folder(qtbot, window, tiny_folder, monkeypatch)
+    set_tiny_model(window, steps=4)
+    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT):
+        click(qtbot, window, window.train_action)
+    run_dir = Path(window.run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    config["train"]["device"] = "cuda:0"
+    (run_dir / "config.json").write_text(json.dumps(config))
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    last = next(row for row in reversed(rows) if row[0] == "4" and row[1])
+    with open(run_dir / "metrics.csv", "a", newline="") as handle:  # steps 5, 6: lost
+        csv.writer(handle).writerows([["5", *last[1:]], ["6", *last[1:]]])
+    window.model_panel.steps.setValue(7)
+    assert window.model_panel.device.currentData() == "cpu"
+    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT) as ended:
+        click(qtbot, window, window.continue_action)
+    assert ended.args[0] is not None and ended.args[0].step == 7
+    qtbot.waitUntil(lambda: len(window.curves_view.history) == 7, timeout=TIMEOUT)
+    assert list(window.curves_view.history.column("step")) == list(range(1, 8))
+
+
+def test_a_continue_that_fails_before_its_first_step_says_so_and_stays_possible(
+    qtbot, window, tiny_folder, tmp_path, monkeypatch
+):
+    import json
+
+    choose_folder(qtbot, window, tiny_folder, monkeypatch)
+    set_tiny_model(window, steps=3)
+    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT):
+        click(qtbot, window, window.train_action)
+    run_dir = Path(window.run_dir)
+    empty = tmp_path / "emptied"
+    empty.mkdir()  # its images were deleted: the run's data folder holds none
+    config = json.loads((run_dir / "config.json").read_text())
+    config["data"]["folder"] = str(empty)
+    (run_dir / "config.json").write_text(json.dumps(config))
+    window.model_panel.steps.setValue(6)
+    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT) as ended:
+        click(qtbot, window, window.continue_action)
+    assert ended.args[0] is None  # failed while loading
+    assert window.state_label.text() == "Training failed"  # not "Ready"
+    assert window.progress.format() == "failed before the first step"
+    assert "failed before its first step" in window.sample_view.stack.hint.text()
+    assert window.continue_action.isEnabled() and Path(window.run_dir) == run_dir
+
+
+def test_a_typed_data_folder_is_kept_as_a_full_path(qtbot, window, tiny_folder, monkeypatch):
+    """ "~/pics" trained, but Continue then found "~/pics" gone (nobody expanded the ~)."""
+    monkeypatch.setenv("HOME", str(tiny_folder.parent))
+    window.data_panel.set_folder(f"~/{tiny_folder.name}")
+    set_tiny_model(window, steps=2)
+    with qtbot.waitSignal(window.training.started, timeout=TIMEOUT) as started:
+        window.start_training()
+    import json
+
+    config = json.loads((Path(started.args[0].run_dir) / "config.json").read_text())
+    assert config["data"]["folder"] == str(tiny_folder.resolve())
+    with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT):
+        pass
+
+
 def test_plan_names_what_stands_in_the_way(tmp_path):
     with pytest.raises(CannotContinue, match="no run folder with a checkpoint"):
         plan_continuation(tmp_path, 10, lambda old: None)

@@ -76,3 +76,15 @@ def test_incremental_smoothing_matches_one_pass():
     np.testing.assert_allclose(part, whole)
     assert whole[0] == values[0]  # debiased: the first point is the value itself
     assert Smoother(0.0)(values) is values
+
+
+def test_until_keeps_the_points_up_to_a_step():
+    history = MetricHistory(capacity=2)
+    history.extend(
+        StepStats(s, 1.0, 2.0, 0.5, -0.5, {"G": s / 10}, 10.0, 0.1, 1.0, 9.0) for s in (1, 2, 3, 5)
+    )
+    kept = history.until(3)
+    assert list(kept.column("step")) == [1, 2, 3] and list(kept.gamma("G")) == [0.1, 0.2, 0.3]
+    assert len(history) == 4 and len(history.until(0)) == 0 and len(history.until(9)) == 4
+    kept.extend([history.step_stats(3)])  # its own columns: the original is untouched
+    assert list(history.column("step")) == [1, 2, 3, 5]
