@@ -5,6 +5,7 @@ kept apart so that trainer.py reads as the training loop (``self`` is the Traine
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import shutil
@@ -176,10 +177,7 @@ class RunFiles:
         path = ckpt_io.resolve_checkpoint(self.run_folder.path if source is True else source)
         ckpt = ckpt_io.load_checkpoint(path, device=self.device)
         if ckpt.config.model != self.config.model:
-            raise CheckpointError(
-                f"{path}: made for a different model ({ckpt.config.model}); "
-                f"this run is {self.config.model}"
-            )
+            raise CheckpointError(_model_mismatch(path, ckpt.config.model, self.config.model))
         ckpt_io.load_state(self.G, ckpt.state_dict("G"), "generator", path)
         ckpt_io.load_state(self.D, ckpt.state_dict("D"), "discriminator", path)
         if self.G_ema is not None:
@@ -218,3 +216,21 @@ class RunFiles:
         with output_errors(path, "cannot rewrite"):
             ckpt_io.write_atomically(path, text.getvalue().encode("utf-8"))
         self._emit(Log(f"metrics.csv: {dropped} rows after step {step} removed"))
+
+
+def _model_mismatch(path, saved, wanted) -> str:
+    """What differs between the checkpoint's model and the run's, field by field; a class
+    count that differs is the data folder's doing (a class sub-folder added or removed)."""
+    differences = [
+        f"{field.name} {getattr(saved, field.name)} in it, {getattr(wanted, field.name)} now"
+        for field in dataclasses.fields(saved)
+        if getattr(saved, field.name) != getattr(wanted, field.name)
+    ]
+    message = f"{path}: made for another model ({'; '.join(differences)})"
+    if saved.num_classes != wanted.num_classes:
+        message += (
+            f": the data has {wanted.num_classes or 'no'} class sub-folders now, the run was "
+            f"trained with {saved.num_classes or 'none'}; put the folder back as it was, or "
+            "train a new run"
+        )
+    return message

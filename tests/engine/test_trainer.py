@@ -351,3 +351,16 @@ def test_a_new_run_refuses_folders_it_would_spoil(tmp_path):
         Trainer(inside, dataset, data / "run").run()
     assert not (data / "run").exists()
     Trainer(config, dataset, tmp_path / "empty").run()  # new or empty folders are fine
+
+
+def test_resuming_with_another_class_count_says_what_changed(tmp_path):
+    from sagan_engine.errors import CheckpointError
+
+    run = tmp_path / "run"
+    Trainer(tiny_config(steps=2), synthetic_dataset(classes=2), run).run()
+    config = tiny_config(steps=4)
+    with pytest.raises(CheckpointError) as raised:
+        Trainer(config, synthetic_dataset(classes=3), run, resume=True).run()
+    message = str(raised.value)
+    assert "num_classes 2 in it, 3 now" in message and "class sub-folders" in message
+    assert "ModelConfig(" not in message  # not two dumps of every field
