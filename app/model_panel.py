@@ -275,11 +275,14 @@ class ModelPanel(QGroupBox):
         )
 
     def set_devices(self, devices: list[tuple[str, str]]) -> None:
-        """Fill the device list; the first CUDA GPU is chosen when there is one."""
+        """Fill the device list; the first CUDA GPU is chosen when there is one, unless a run
+        already trains with the choice shown (the panel is disabled then): the box must keep
+        saying where it trains."""
         current = self.device.currentData()
         self.device.clear()
         for name, description in devices:
             self.device.addItem(description, name)
         gpus = [i for i in range(self.device.count()) if self.device.itemData(i) != "cpu"]
         keep = self.device.findData(current)
-        self.device.setCurrentIndex(gpus[0] if gpus and current == "cpu" else max(keep, 0))
+        prefer_gpu = gpus and current == "cpu" and self.isEnabled()
+        self.device.setCurrentIndex(gpus[0] if prefer_gpu else max(keep, 0))

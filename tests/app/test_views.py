@@ -276,3 +276,18 @@ def test_a_log_read_for_the_model_shown_before_is_not_drawn(qtbot, tmp_path):
         assert list(view.history.column("step")) == [5, 10]  # its own log is drawn
     finally:
         jobs.shutdown()
+
+
+def test_the_device_box_picks_a_gpu_found_late_unless_a_run_already_trains(qtbot):
+    from app.model_panel import ModelPanel
+
+    devices = [("cpu", "CPU"), ("cuda:0", "NVIDIA H100")]
+    idle = ModelPanel()
+    qtbot.addWidget(idle)
+    idle.set_devices(devices)
+    assert idle.device.currentData() == "cuda:0"  # the scan came back before Train
+    training = ModelPanel()
+    qtbot.addWidget(training)
+    training.setEnabled(False)  # Train was pressed before the scan: the run is on the CPU
+    training.set_devices(devices)
+    assert training.device.currentData() == "cpu"
