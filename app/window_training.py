@@ -130,12 +130,21 @@ class WindowTraining:
             return False
         self.model_panel.set_config(plan.request.config)
         self.data_panel.set_cache_mode(plan.request.config.data.cache)
+        self._show_run_data(plan.request.config.data.folder)
         started = self._begin_session(plan.request)
         # The curves pick up where the run's metrics.csv left off.
         metrics = RunFolder(run_dir).metrics_path
         if started and metrics.is_file():
             self.curves_view.load_csv(self.jobs, metrics, resumed_at=plan.from_step)
         return started
+
+    def _show_run_data(self, folder: str | None) -> None:
+        """The Data panel shows the folder the continued run trains on, not the one it
+        showed before (its summary, and What D looks at's training images, come from it)."""
+        if folder is None and self.data_panel.folder is not None:
+            self.data_panel.use_demo()
+        elif folder is not None and self.data_panel.folder != folder:
+            self.data_panel.set_folder(folder)
 
     def _locate_data(self, old_folder: str) -> str | None:
         self.show_error(

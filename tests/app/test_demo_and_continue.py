@@ -143,6 +143,7 @@ def test_continue_an_opened_run_whose_data_moved(qtbot, window, tiny_folder, tmp
         )
     assert ended.args[0].step == 5 and ended.args[0].reason == "completed"
     assert metric_steps(Path(run_dir)) == list(range(1, 6))
+    assert window.data_panel.folder == str(moved)  # the panel shows what the run trained on
 
 
 def test_continue_after_a_failure_on_another_device(qtbot, window, tiny_folder, monkeypatch):
