@@ -260,7 +260,8 @@ class WindowTraining:
                     else "Stopped while loading the images."
                 )
         else:
-            self.progress.setFormat(f"step {self._trained_to} / {self.total_steps} · failed")
+            ended = "failed" if failed else "ended"
+            self.progress.setFormat(f"step {self._trained_to} / {self.total_steps} · {ended}")
 
     def _on_session_ended(self, finished: TrainingFinished | None) -> None:
         self.speed_label.setText("")
