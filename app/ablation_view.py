@@ -58,6 +58,7 @@ class AblationView(QWidget):
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.caption)
         inspector.task_ready.connect(self._on_reply)
+        inspector.failed.connect(self._on_failed)
 
     # ------------------------------------------------------------------ inputs
     def set_layers(self, names: list[str] | tuple[str, ...]) -> None:
@@ -75,6 +76,13 @@ class AblationView(QWidget):
             self.group.addButton(button)
             self.button_row.insertWidget(self.button_row.count() - 1, button)
             self.buttons[name] = button
+        self._show_nothing()
+
+    def clear(self) -> None:
+        """No sample (another model, or training began): not the last one's pictures."""
+        self.sample = None
+        for item in self.images:
+            item.clear()
         self._show_nothing()
 
     def set_sample(self, z: np.ndarray, label: int | None) -> None:
@@ -107,6 +115,10 @@ class AblationView(QWidget):
         z, label = self.sample
         self.caption.setText(f"Rendering without {layer}…")
         self.inspector.run_task(TASK, lambda g: render_without_attention(g, z, label, layer))
+
+    def _on_failed(self, what: str, message: str, _details: str) -> None:
+        if what == f"task:{TASK}":  # said where the answer would have been, not left waiting
+            self.caption.setText(f"Cannot compute this: {message}")
 
     def _on_reply(self, reply) -> None:
         if reply.key != TASK or self.layer is None:

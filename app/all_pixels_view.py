@@ -81,6 +81,7 @@ class AllPixelsView(QWidget):
         self.layer.currentIndexChanged.connect(self._request)
         self.stride.valueChanged.connect(self._request)
         inspector.task_ready.connect(self._on_reply)
+        inspector.failed.connect(self._on_failed)
 
     def set_layers(self, names: list[str] | tuple[str, ...]) -> None:
         if [self.layer.itemText(i) for i in range(self.layer.count())] == list(names):
@@ -90,6 +91,14 @@ class AllPixelsView(QWidget):
         self.layer.addItems(list(names))
         self.layer.blockSignals(False)
         self._request()
+
+    def clear(self) -> None:
+        """No sample (another model, or training began): not the last one's maps."""
+        self.sample, self.result, self._asked = None, None, None
+        self.image_item.clear()
+        self.mosaic_item.clear()
+        self.caption.setText("")
+        self.stack.show_hint()
 
     def set_sample(self, z: np.ndarray, label: int | None) -> None:
         self.sample = (np.asarray(z).copy(), label)
@@ -110,6 +119,11 @@ class AllPixelsView(QWidget):
         layer, stride = self.layer.currentText(), self.stride.value() or None
         self.caption.setText(f"Computing the maps of {layer}…")
         self.inspector.run_task(TASK, lambda g: _maps_and_mosaic(g, z, label, layer, stride))
+
+    def _on_failed(self, what: str, message: str, _details: str) -> None:
+        if what == f"task:{TASK}":  # said where the answer would have been, not left waiting
+            self._asked = None
+            self.caption.setText(f"Cannot compute this: {message}")
 
     def _on_reply(self, reply) -> None:
         if reply.key != TASK:

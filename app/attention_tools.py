@@ -55,3 +55,5 @@ class AttentionTools(QTabWidget):
         self.shown.replaced()  # a log still being read belongs to the model before
         self.stats_view.clear()
         self.query_grid.clear()
+        self.all_pixels.clear()
+        self.ablation.clear()

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.inspector_worker import ModelInfo
 from sagan_engine.demo_model import is_demo_checkpoint
-from sagan_engine.latent_paths import Truncation, next_seed, random_seed
+from sagan_engine.latent_paths import MIN_THRESHOLD, Truncation, next_seed, random_seed
 
 PSI_STEPS = 100  # the psi slider moves in hundredths
 
@@ -138,6 +138,8 @@ class ExplorePanel(QGroupBox):
     def truncation(self) -> Truncation:
         """What the ψ slider and the threshold say (``Truncation()``: none)."""
         threshold = self.threshold.value()
+        if threshold > 0:  # 0 is "off"; between it and the smallest threshold, the smallest
+            threshold = max(threshold, MIN_THRESHOLD)
         return Truncation(self.psi.value() / PSI_STEPS, threshold if threshold > 0 else None)
 
     def set_truncation(self, truncation: Truncation) -> None:

@@ -247,6 +247,7 @@ class MainWindow(
         self.curves_view.clear()
         self.quality_view.show_model(self.jobs, None, None)
         self.attention_tools.clear()
+        self.replay_view.clear()
         self._update_actions()
         self.mode_changed.emit(mode)
 

@@ -57,6 +57,12 @@ class _ReplayCache:
         return steps, index, np.asarray(replay_frames_images([frame])[0])
 
 
+REPLAY_HINT = (
+    "Click a sample and a pixel in the inspector: the same latent and query points are "
+    "replayed here through the generator's snapshots over training."
+)
+
+
 class ReplayView(QWidget):
     """Give it what the inspector shows with :meth:`set_subject`; it renders when visible."""
 
@@ -106,11 +112,7 @@ class ReplayView(QWidget):
         self.box = image_view_box(self.view)
         self.image_item = pg.ImageItem()
         self.box.addItem(self.image_item)
-        self.stack = PlaceholderStack(
-            "Click a sample and a pixel in the inspector: the same latent and query points "
-            "are replayed here through the generator's snapshots over training.",
-            self.view,
-        )
+        self.stack = PlaceholderStack(REPLAY_HINT, self.view)
         self.note = QLabel("")
         self.note.setStyleSheet(f"color: {MUTED};")
         self.note.setWordWrap(True)
@@ -142,6 +144,13 @@ class ReplayView(QWidget):
             self.stack.show_hint("Train or open a run: its snapshots live in the run folder.")
         self._update_buttons()
         self._request(latest=changed_run)
+
+    def clear(self) -> None:
+        """Another model or a training run: nothing of the one replayed before (its export
+        would write the old run's replay)."""
+        self.run, self.z, self.label, self.queries, self.steps = None, None, None, (), []
+        self.stack.show_hint(REPLAY_HINT)
+        self._update_buttons()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)

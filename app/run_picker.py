@@ -27,15 +27,20 @@ def run_folders(runs_dir: str | Path) -> list[Path]:
     """The sub-folders of ``runs_dir`` that hold a run (a config.json or a metrics.csv),
     newest first; none when the folder does not exist."""
     root = Path(runs_dir).expanduser()
-    if not root.is_dir():
+    try:
+        entries = list(root.iterdir()) if root.is_dir() else []
+    except OSError:  # the runs folder itself cannot be listed
         return []
-    found = [
-        folder
-        for folder in root.iterdir()
-        if folder.is_dir()
-        and (RunFolder(folder).config_path.is_file() or RunFolder(folder).metrics_path.is_file())
-    ]
-    return sorted(found, key=lambda folder: folder.stat().st_mtime, reverse=True)
+    found = []
+    for folder in entries:
+        try:  # one unreadable folder (lost+found on a disk of its own) hides no other run
+            if folder.is_dir() and (
+                RunFolder(folder).config_path.is_file() or RunFolder(folder).metrics_path.is_file()
+            ):
+                found.append((folder.stat().st_mtime, folder))
+        except OSError:
+            continue
+    return [folder for _, folder in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
 class RunPicker(QDialog):

@@ -30,6 +30,10 @@ class WindowInspection:
         elif self.selected is not None and self.selected < len(samples.images):
             self.sample_view.select(self.selected)
             self._show_selected(self.attention_view.queries)
+        elif self.selected is not None:  # fewer samples drawn: the enlarged one is gone
+            self.selected = None
+            self.attention_result = None
+            self.attention_view.clear()
         self._update_actions()
 
     def _first_look(self, samples: SampleSet) -> tuple[int, list[Query]]:
@@ -79,9 +83,11 @@ class WindowInspection:
         self.request_attention()
 
     def request_attention(self) -> None:
+        queries = self.attention_view.queries
+        if not queries:  # "Clear points": the query grid's maps go with them
+            self.attention_tools.query_grid.clear()
         if self.latent_explorer.render_focus():  # the enlarged sample was moved off the grid
             return
-        queries = self.attention_view.queries
         if self.samples is None or self.selected is None or not queries:
             return
         label = None if self.samples.labels is None else int(self.samples.labels[self.selected])

@@ -53,8 +53,9 @@ def position_maps(
     grid = (side, side)
     if stride is None:
         stride = stride_for(grid)
-    if not 1 <= stride <= side:
-        raise ValueError(f"stride {stride} must be between 1 and {side} for {name}")
+    if stride < 1:
+        raise ValueError(f"stride {stride} must be at least 1")
+    stride = min(stride, side)  # wider than the layer: its first position alone
     key_grid = module.key_grid(*grid)
     maps = beta.reshape(*grid, *key_grid)[::stride, ::stride]
     return PositionMaps(name, grid, stride, to_uint8(image)[0], maps.cpu().numpy())

@@ -106,6 +106,14 @@ def test_all_pixels_shows_the_maps_of_every_strided_position(qtbot, tools):
     expected = position_maps(panel.reference, z, None, LAYERS[1], 4)
     np.testing.assert_allclose(shown.args[0].maps, expected.maps, atol=1e-4)
     assert view.mosaic_item.image.shape == (4 * 17 - 1, 4 * 17 - 1, 3)
+    # "Every" wider than the 8x8 layer: its first position alone, not "Computing…" for ever.
+    view.layer.setCurrentIndex(0)
+    with qtbot.waitSignal(view.shown, timeout=TIMEOUT) as shown:
+        view.stride.setValue(12)
+    assert shown.args[0].maps.shape[:2] == (1, 1)
+    panel.clear()  # another model: not the last one's maps
+    assert view.mosaic_item.image is None and view.sample is None
+    assert panel.ablation.sample is None
 
 
 def test_mosaic_places_each_map_at_its_position():

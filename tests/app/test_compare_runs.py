@@ -77,6 +77,17 @@ def test_picker_lists_runs_with_checkboxes(qtbot, two_runs, tmp_path):
     runs_dir = two_runs[0].parent
     assert set(run_folders(runs_dir)) == set(two_runs)
     assert run_folders(tmp_path / "missing") == []
+    real_is_dir = Path.is_dir
+
+    def lost_and_found(path):  # a folder this user may not read, beside the runs
+        if path.name == "lost+found":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_is_dir(path)
+
+    (runs_dir / "lost+found").mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "is_dir", lost_and_found)
+        assert set(run_folders(runs_dir)) == set(two_runs)
     picker = RunPicker(runs_dir)
     qtbot.addWidget(picker)
     ok = picker.buttons.buttons()[0]

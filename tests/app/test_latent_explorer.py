@@ -148,6 +148,22 @@ def test_truncation_applies_to_grid_and_exports(qtbot, explore, tmp_path):
         assert image.text["truncation_threshold"] == "1"
 
 
+def test_fewer_samples_drawn_and_points_cleared_leave_no_stale_inspector(qtbot, explore):
+    window = explore
+    panel = window.explore_panel
+    window.attention_tools.setCurrentWidget(window.attention_tools.query_grid)
+    qtbot.waitUntil(lambda: bool(window.attention_tools.query_grid.heat_items), timeout=TIMEOUT)
+    qtbot.mouseClick(window.attention_view.clear_button, Qt.MouseButton.LeftButton)
+    assert window.attention_tools.query_grid.heat_items == []  # the maps went with the points
+    panel.count.setValue(2)  # sample 3 was enlarged: there is no sample 3 now
+    with qtbot.waitSignal(window.sample_view.samples_shown, timeout=TIMEOUT):
+        panel.draw()
+    assert window.selected is None and window.attention_view.image is None
+    window.attention_view.add_query(3, 3)  # a click where the enlarged image was: no IndexError
+    panel.threshold.setValue(0.05)  # below the smallest threshold, not "off": the smallest
+    assert panel.truncation().threshold == 0.1
+
+
 def test_seed_keys_nudge_and_path_export(qtbot, explore, tmp_path):
     window, explorer = explore, explore.latent_explorer
     seed = window.explore_panel.seed.value()

@@ -56,6 +56,8 @@ def test_slider_replays_through_the_snapshots(qtbot, worker, trained_run, tmp_pa
     with Image.open(out) as gif:
         assert gif.n_frames == len(steps)
     qtbot.waitUntil(lambda: view.gif_button.isEnabled(), timeout=5_000)
+    view.clear()  # another model opened: no export of this run's replay is offered any more
+    assert not view.gif_button.isEnabled() and view.run is None
     jobs.shutdown()
 
 
