@@ -57,4 +57,6 @@ def test_position_maps_are_the_beta_rows_of_every_strided_position():
             np.testing.assert_allclose(maps.maps[r, c].ravel(), beta[0, j].numpy(), rtol=1e-6)
     assert stride_for((32, 32)) == 2 and stride_for((8, 8)) == 1
     with pytest.raises(ValueError, match="stride"):
-        position_maps(generator, z, None, "16", stride=17)
+        position_maps(generator, z, None, "16", stride=0)
+    wider = position_maps(generator, z, None, "16", stride=17)  # wider than the layer
+    assert wider.stride == 16 and wider.maps.shape[:2] == (1, 1)
