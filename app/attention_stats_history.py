@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from app.metric_history import cell_number, layer_columns, read_metrics_rows
-from sagan_engine.errors import DataError
 from sagan_engine.events import AttentionStats, LayerAttentionStats
 from sagan_engine.export import ATTENTION_STATISTICS, attention_column
 
@@ -75,7 +74,7 @@ class AttentionStatsHistory:
             for layer in layers
             if all(attention_column(s, layer) in header for s in ATTENTION_STATISTICS)
         }
-        for line, row in enumerate(rows[1:], start=2):
+        for row in rows[1:]:
             for layer, where in columns.items():
                 cells = {s: row[i] if i < len(row) else "" for s, i in where.items()}
                 if not any(cell.strip() for cell in cells.values()):
@@ -83,7 +82,7 @@ class AttentionStatsHistory:
                 try:
                     values = {s: cell_number(c) for s, c in cells.items()}
                     step = int(float(row[step_index]))
-                except ValueError:
-                    raise DataError(f"{path}, line {line}: not a row of numbers") from None
+                except (ValueError, IndexError):
+                    continue  # a row cut short: left out (as the loss curves do)
                 history._append(step, LayerAttentionStats(layer, **values))
         return history

@@ -137,14 +137,16 @@ class MetricHistory:
         gamma_columns = layer_columns(header, "gamma")
         index = {name: header.index(name) for name in FIELDS if name in header}
         events = []
-        for line, row in enumerate(rows[1:], start=2):
+        for row in rows[1:]:
             try:
                 # Empty cells: a value not computed at this step (e.g. a row of statistics
                 # taken only at sample steps); a row without any StepStats field is skipped.
                 values = {name: cell_number(row[i]) for name, i in index.items()}
                 gammas = {layer: cell_number(row[i]) for layer, i in gamma_columns.items()}
             except (ValueError, IndexError):
-                raise DataError(f"{path}, line {line}: not a row of numbers") from None
+                # A row cut short (the run was killed, or the power failed, while writing):
+                # left out, rather than losing the whole log for one line.
+                continue
             if all(math.isnan(v) for name, v in values.items() if name != "step"):
                 continue
             events.append(
@@ -168,10 +170,11 @@ class MetricHistory:
 def read_metrics_rows(path: Path) -> list[list[str]]:
     """The rows of a run's ``metrics.csv``, header first; raises DataError naming the file."""
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            return list(csv.reader(handle))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: cannot read the metrics ({err})") from None
+    # NUL bytes are what a power failure leaves where the last writes were (csv refuses them).
+    return list(csv.reader(text.replace("\x00", "").splitlines()))
 
 
 def layer_columns(header: list[str], prefix: str) -> dict[str, int]:

@@ -107,7 +107,8 @@ def test_all_pixels_shows_the_maps_of_every_strided_position(qtbot, tools):
     np.testing.assert_allclose(shown.args[0].maps, expected.maps, atol=1e-4)
     assert view.mosaic_item.image.shape == (4 * 17 - 1, 4 * 17 - 1, 3)
     # "Every" wider than the 8x8 layer: its first position alone, not "Computing…" for ever.
-    view.layer.setCurrentIndex(0)
+    with qtbot.waitSignal(view.shown, timeout=TIMEOUT):
+        view.layer.setCurrentIndex(0)  # 8x8, every 4th: 2x2 maps
     with qtbot.waitSignal(view.shown, timeout=TIMEOUT) as shown:
         view.stride.setValue(12)
     assert shown.args[0].maps.shape[:2] == (1, 1)

@@ -66,6 +66,18 @@ def test_reads_back_the_csv_the_engine_writes(tmp_path):
     )
 
 
+def test_a_log_cut_short_by_a_crash_keeps_its_whole_rows(tmp_path):
+    """A run killed, or a power failure, while writing: the last line is cut mid-row and NUL
+    bytes stand where the lost writes were. One bad line lost the whole log (the curves, and
+    the run in Compare runs)."""
+    events = [make_stats(step, {"G attention 8x8": 0.01 * step}) for step in range(1, 6)]
+    path = save_metrics_csv(events, tmp_path / "metrics.csv")
+    text = path.read_text()
+    path.write_text(text + "6,0.5,0.2" + "\x00" * 40 + "\n7,0.4,\x00x\n")
+    history = MetricHistory.from_csv(path)
+    assert list(history.column("step")) == [1, 2, 3, 4, 5]  # the rows cut short are left out
+
+
 def test_incremental_smoothing_matches_one_pass():
     values = np.random.default_rng(0).normal(size=500)
     values[7] = np.nan
