@@ -30,6 +30,9 @@ from sagan_engine.latent_paths import MIN_THRESHOLD, Truncation, next_seed, rand
 PSI_STEPS = 100  # the psi slider moves in hundredths
 
 
+MAX_NAME = 36  # characters of a run's name shown; the rest is in the tooltip
+
+
 class ExplorePanel(QGroupBox):
     draw_requested = Signal(int, int, object, object)  # count, seed, class or None, Truncation
     truncation_changed = Signal(object)  # Truncation
@@ -113,6 +116,9 @@ class ExplorePanel(QGroupBox):
         where = Path(info.run_dir).name if info.run_dir else Path(info.checkpoint).name
         if is_demo_checkpoint(info.checkpoint):
             where = "Demo model (bundled, emoji)"
+        elif len(where) > MAX_NAME:  # one word cannot wrap: it would widen the whole panel
+            half = (MAX_NAME - 1) // 2
+            where = f"{where[:half]}…{where[-half:]}"  # the tooltip has the whole path
         weights = "EMA weights" if info.is_ema else "raw weights"
         classes = f"{len(info.class_names)} classes" if info.class_names else "unconditional"
         self.info_label.setText(

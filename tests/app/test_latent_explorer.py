@@ -206,3 +206,15 @@ def test_seed_keys_nudge_and_path_export(qtbot, explore, tmp_path):
         window.open_run(window.model_info.checkpoint)
     assert "later.gif was not written" in shown.args[0] and not later.exists()
     assert explorer.export_button.text() == "Export path…"
+
+
+def test_a_long_run_name_does_not_widen_the_explore_panel(qtbot, window, checkpoint):
+    import shutil
+
+    long = checkpoint.with_name("x" * 100 + ".safetensors")
+    shutil.copy(checkpoint, long)
+    with qtbot.waitSignal(window.sample_view.samples_shown, timeout=TIMEOUT):
+        window.open_run(long)
+    label = window.explore_panel.info_label
+    assert "…" in label.text() and label.toolTip() == str(long)
+    assert window.explore_panel.sizeHint().width() < 450  # ▶ and Draw stay on screen
