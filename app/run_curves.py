@@ -100,8 +100,11 @@ def legend_labels(runs: list[RunCurves]) -> list[str]:
     e.g. ``"20250101-demo — attention_variant=official, augment=off"``."""
     known = [run for run in runs if run.config is not None]
     settings = dict(zip(map(id, known), differing_settings([r.config for r in known]), strict=True))
+    names = [run.name for run in runs]
     labels = []
-    for run in runs:
+    for run, name in zip(runs, names, strict=True):
+        if names.count(name) > 1:  # runs/a/run and runs/b/run: the parent tells them apart
+            name = f"{Path(run.path).parent.name}/{name}"
         differs = settings.get(id(run), "")
-        labels.append(f"{run.name} — {differs}" if differs else run.name)
+        labels.append(f"{name} — {differs}" if differs else name)
     return labels

@@ -112,3 +112,11 @@ def test_evaluate_this_model_in_explore_mode_only(window, qtbot, two_runs, monke
     monkeypatch.setattr(window.quality_view, "evaluate", lambda jobs, run: asked.append(run))
     window.evaluate_action.trigger()
     assert asked == [str(two_runs[0])]
+
+
+def test_runs_of_the_same_name_get_labels_that_tell_them_apart(tmp_path):
+    from app.run_curves import RunCurves, legend_labels
+
+    runs = [RunCurves(str(tmp_path / "a" / "run")), RunCurves(str(tmp_path / "b" / "run"))]
+    runs.append(RunCurves(str(tmp_path / "b" / "other")))
+    assert legend_labels(runs) == ["a/run", "b/run", "other"]
