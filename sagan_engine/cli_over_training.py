@@ -38,7 +38,6 @@ def attention_over_training(args: argparse.Namespace) -> int:
     replay = SnapshotReplay(args.run)
     z = latents(1, replay.config.model.z_dim, args.seed)
     label = class_label(replay, args.label)
-    total = len(replay.refs)
 
     def progress(done: int, count: int) -> None:
         if sys.stderr.isatty():
@@ -49,9 +48,12 @@ def attention_over_training(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     path = save_frames(replay_frames_images(frames), args.out, duration_ms=args.frame_ms)
     source = "snapshots" if replay.refs[0].source == "snapshot" else "checkpoints"
+    for problem in replay.damaged:  # left out of the animation, and said so
+        print(f"  left out: {problem}", file=sys.stderr)
     print(
-        f"wrote {path} ({total} frames from {source}, steps {replay.steps[0]}..{replay.steps[-1]},"
-        f" {len(frames[0].result.layers)} attention layers, {len(args.query)} queries)"
+        f"wrote {path} ({len(frames)} frames from {source}, steps {frames[0].step}.."
+        f"{frames[-1].step}, {len(frames[0].result.layers)} attention layers, "
+        f"{len(args.query)} queries)"
     )
     return 0
 

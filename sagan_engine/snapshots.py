@@ -200,12 +200,23 @@ class SnapshotReplay:
         self.run = Path(run).expanduser()
         self.device = torch.device(device)
         self.refs = list_snapshots(self.run)
-        first = ckpt_io.load_checkpoint(self.refs[0].path)
+        self.damaged: list[str] = []  # why states that could not be read were left out
+        first = self._first_readable()
         self.config: RunConfig = first.config
         self.class_names: list[str] = list(first.class_names)
         self._states: dict[Path, dict[str, torch.Tensor]] = {}
         self._loader: Generator | None = None
         self._folded: Generator | None = None
+
+    def _first_readable(self) -> ckpt_io.Checkpoint:
+        """The first state that can be read (its config describes the run): one damaged file
+        (a copy cut short) must not make the others unreachable."""
+        for ref in self.refs:
+            try:
+                return ckpt_io.load_checkpoint(ref.path)
+            except CheckpointError as err:
+                self.damaged.append(str(err))
+        raise CheckpointError(f"{self.run}: no state can be read: " + "; ".join(self.damaged))
 
     @property
     def steps(self) -> list[int]:
@@ -262,9 +273,15 @@ class SnapshotReplay:
         for index in range(len(self.refs)):
             if should_stop is not None and should_stop():
                 break
-            frames.append(self.frame(index, z, y, queries))
+            try:
+                frames.append(self.frame(index, z, y, queries))
+            except CheckpointError as err:  # a damaged state is left out and named
+                if str(err) not in self.damaged:
+                    self.damaged.append(str(err))
             if progress is not None:
                 progress(index + 1, len(self.refs))
+        if not frames and self.damaged and not (should_stop is not None and should_stop()):
+            raise CheckpointError(f"{self.run}: no state can be read: " + "; ".join(self.damaged))
         return frames
 
 

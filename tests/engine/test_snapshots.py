@@ -149,6 +149,24 @@ def test_replay_reads_fp16_snapshots(tmp_path, tiny):
     np.testing.assert_allclose(frame.result.layers[0].maps, reference.layers[0].maps, atol=1e-4)
 
 
+def test_a_damaged_state_is_left_out_of_the_replay_and_named(tmp_path, tiny):
+    """One snapshot cut short (a copy that stopped) made every replay and export fail."""
+    g = Generator(tiny.model).eval()
+    for step in (10, 20, 30):
+        save_snapshot(tmp_path, step, tiny, [], g)
+    first = RunFolder(tmp_path).snapshot_path(10)
+    first.write_bytes(first.read_bytes()[:100])
+    replay = SnapshotReplay(tmp_path)  # its config comes from the first readable state
+    frames = replay.frames(torch.ones(tiny.model.z_dim), None, (5, 5))
+    assert [frame.step for frame in frames] == [20, 30]
+    assert len(replay.damaged) == 1 and "step_000010" in replay.damaged[0]
+    for step in (20, 30):
+        path = RunFolder(tmp_path).snapshot_path(step)
+        path.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="no state can be read"):
+        SnapshotReplay(tmp_path)
+
+
 def test_no_snapshots_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="no snapshots or checkpoints"):
         list_snapshots(tmp_path)
