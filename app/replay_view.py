@@ -33,6 +33,7 @@ from sagan_engine.animation import (
     save_frames,
 )
 from sagan_engine.attention import Query
+from sagan_engine.errors import CheckpointError
 from sagan_engine.snapshots import SnapshotReplay
 
 TASK_KEY = "replay"
@@ -52,7 +53,16 @@ class _ReplayCache:
         else:
             self.replay.refresh()  # a training run keeps adding snapshots
         steps = self.replay.steps
-        index = len(steps) - 1 if index is None else min(max(index, 0), len(steps) - 1)
+        if index is None:  # the latest that can be read: a damaged last file hides no other
+            for latest in range(len(steps) - 1, -1, -1):
+                try:
+                    frame = self.replay.frame(latest, z, label, queries)
+                except CheckpointError:
+                    if latest == 0:
+                        raise
+                    continue
+                return steps, latest, np.asarray(replay_frames_images([frame])[0])
+        index = min(max(index, 0), len(steps) - 1)
         frame = self.replay.frame(index, z, label, queries)
         return steps, index, np.asarray(replay_frames_images([frame])[0])
 
@@ -193,6 +203,10 @@ class ReplayView(QWidget):
     def _on_failed(self, what: str, message: str, _details: str) -> None:
         if what == f"task:{TASK_KEY}":
             self.note.setText(message)
+            self.image_item.clear()  # not the previous step's picture under this step's name
+            index = self.slider.value()
+            if 0 <= index < len(self.steps):
+                self.step_label.setText(f"{self.steps[index]} (cannot be read)")
 
     # ------------------------------------------------------------------ export
     def _update_buttons(self) -> None:

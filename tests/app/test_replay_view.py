@@ -97,3 +97,23 @@ def test_the_demo_model_replays_through_the_states_shipped_beside_it(qtbot, work
     with qtbot.waitSignal(view.frame_shown, timeout=30_000):
         view.slider.setValue(0)
     assert view.shown_step == steps[0]
+
+
+def test_damaged_states_hide_no_other(qtbot, worker, trained_run):
+    """The last snapshot cut short: the replay starts at the newest one that can be read; a
+    damaged one in the middle blanks the picture and says so, not the step before's image."""
+    from sagan_engine.runs import RunFolder
+
+    for step in (10, 21):
+        path = RunFolder(trained_run).snapshot_path(step)
+        path.write_bytes(path.read_bytes()[:100])
+    view = ReplayView(worker, JobRunner())
+    qtbot.addWidget(view)
+    view.show()
+    z = np.zeros(8, np.float32)
+    with qtbot.waitSignal(view.frame_shown, timeout=30_000):
+        view.set_subject(str(trained_run), z, None, [(4, 5)])
+    assert view.shown_step == 20 and view.slider.maximum() == 3
+    with qtbot.waitSignal(worker.failed, timeout=30_000):
+        view.slider.setValue(1)
+    assert view.image_item.image is None and "(cannot be read)" in view.step_label.text()
