@@ -22,11 +22,15 @@ def mosaic(maps: np.ndarray, gap: int = GAP) -> np.ndarray:
     """uint8 RGB picture of maps (R, C, hk, wk): each map scaled to its own peak and
     heat-coloured, in a grid with ``gap`` dark pixels between them."""
     rows, cols, hk, wk = maps.shape
-    peaks = maps.max(axis=(2, 3), keepdims=True)
-    scaled = np.divide(maps, peaks, out=np.zeros(maps.shape, np.float64), where=peaks > 0)
-    # (R, C, hk, wk, 3) -> tiles with a dark gap on their right and bottom, then one picture
+    # (R, C, hk, wk, 3) tiles with a dark gap on their right and bottom, then one picture;
+    # coloured a row of maps at a time (all 4096 maps of a 64x64 layer at once would take
+    # about a gigabyte of intermediate floats).
     tiles = np.full((rows, cols, hk + gap, wk + gap, 3), 40, np.uint8)
-    tiles[:, :, :hk, :wk] = heat_colours(scaled)
+    for r in range(rows):
+        row = maps[r]
+        peaks = row.max(axis=(1, 2), keepdims=True)
+        scaled = np.divide(row, peaks, out=np.zeros(row.shape, np.float32), where=peaks > 0)
+        tiles[r, :, :hk, :wk] = heat_colours(scaled)
     picture = tiles.transpose(0, 2, 1, 3, 4).reshape(rows * (hk + gap), cols * (wk + gap), 3)
     return picture[: rows * (hk + gap) - gap, : cols * (wk + gap) - gap]
 
