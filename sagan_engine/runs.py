@@ -30,9 +30,7 @@ def new_run_name(preset: str) -> str:
     return time.strftime("%Y%m%d-%H%M%S") + f"-{preset}"
 
 
-# The files a run folder keeps about itself (checkpoints and snapshots aside); evaluation.json
-# is named here rather than imported from metrics, which imports this module.
-RUN_RECORDS = frozenset({"config.json", "dataset.json", "metrics.csv", "evaluation.json"})
+EVALUATION_FILE = "evaluation.json"  # the quality results a run keeps (sagan_engine.metrics)
 
 
 class RunFolder:
@@ -52,6 +50,10 @@ class RunFolder:
     @property
     def metrics_path(self) -> Path:
         return self.path / "metrics.csv"
+
+    @property
+    def evaluation_path(self) -> Path:
+        return self.path / EVALUATION_FILE
 
     @property
     def samples_dir(self) -> Path:
@@ -107,7 +109,8 @@ class RunFolder:
             run = RunFolder(folder.parent)
             return run if path.suffix == ".safetensors" and run.is_run() else None
         run = RunFolder(folder)
-        return run if path.name in RUN_RECORDS and run.is_run() else None
+        records = (run.config_path, run.dataset_path, run.metrics_path, run.evaluation_path)
+        return run if path.name in {record.name for record in records} and run.is_run() else None
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.path)!r})"

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
+from ..runs import EVALUATION_FILE
 from .feature_statistics import fid, inception_score, kid, precision_recall
 from .inception import DESCRIPTION, InceptionUnavailable, inception_features, load_inception
 from .swd import (
@@ -30,7 +31,6 @@ from .swd import (
 
 METRICS = ("swd", "fid", "kid", "is", "pr")
 INCEPTION_METRICS = ("fid", "kid", "is", "pr")
-EVALUATION_FILE = "evaluation.json"
 SWD_PROTOCOL = (
     f"multi-scale SWD x1e3 (Karras et al. 2018, appendix D): Laplacian pyramid to 16x16, "
     f"{NHOODS_PER_IMAGE} {NHOOD_SIZE}x{NHOOD_SIZE} neighbourhoods per image and level, "
