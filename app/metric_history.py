@@ -4,7 +4,6 @@ event objects), with conversion back to StepStats for the CSV export and a reade
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 
 from sagan_engine.errors import DataError
 from sagan_engine.events import StepStats
+from sagan_engine.export import read_metrics_rows as read_csv_rows
 
 # The scalar fields of StepStats, in order; gammas are kept per layer beside them.
 FIELDS = (
@@ -170,11 +170,9 @@ class MetricHistory:
 def read_metrics_rows(path: Path) -> list[list[str]]:
     """The rows of a run's ``metrics.csv``, header first; raises DataError naming the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return read_csv_rows(path)
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: cannot read the metrics ({err})") from None
-    # NUL bytes are what a power failure leaves where the last writes were (csv refuses them).
-    return list(csv.reader(text.replace("\x00", "").splitlines()))
 
 
 def layer_columns(header: list[str], prefix: str) -> dict[str, int]:

@@ -242,12 +242,18 @@ def save_metrics_csv(
     return write_output(path, buffer.getvalue().encode("utf-8"))
 
 
+def read_metrics_rows(path: str | Path) -> list[list[str]]:
+    """The rows of a metrics.csv as text, header first. NUL bytes, what a power failure leaves
+    where the last writes were, are dropped (the csv module refuses a line holding one)."""
+    text = Path(path).read_text(encoding="utf-8")
+    return list(csv.reader(text.replace("\x00", "").splitlines()))
+
+
 def metrics_until(path: Path, step: int) -> tuple[list[str], list[list[str]], int]:
     """A metrics.csv's header, its rows of steps up to ``step`` (as text), and how many rows it
     left out: those of later steps, and any without a step (a damaged line), which belongs to
     no checkpoint. Both a resume and the demo model's export cut a log at a step this way."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
+    rows = read_metrics_rows(path)
     header, body = (rows[0], rows[1:]) if rows else ([], [])
     kept = [row for row in body if row and row[0].isdigit() and int(row[0]) <= step]
     return header, kept, len(body) - len(kept)
