@@ -51,6 +51,9 @@ class AllPixelsView(QWidget):
         self.sample: tuple[np.ndarray, int | None] | None = None
         self.result: PositionMaps | None = None
         self._asked: tuple | None = None
+        # Counts the samples set: a request is remembered by this number, not by id() of the
+        # sample, which Python hands to the next object once the last one is freed.
+        self._sample_number = 0
         self.layer = QComboBox()
         self.stride = QSpinBox()
         self.stride.setRange(0, 64)
@@ -106,6 +109,7 @@ class AllPixelsView(QWidget):
 
     def set_sample(self, z: np.ndarray, label: int | None) -> None:
         self.sample = (np.asarray(z).copy(), label)
+        self._sample_number += 1
         self._request()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -115,7 +119,7 @@ class AllPixelsView(QWidget):
     def _request(self) -> None:
         if self.sample is None or self.layer.count() == 0 or not self.isVisible():
             return
-        asked = (id(self.sample), self.layer.currentText(), self.stride.value())
+        asked = (self._sample_number, self.layer.currentText(), self.stride.value())
         if asked == self._asked:
             return  # already asked for (e.g. the tab shown again)
         self._asked = asked

@@ -117,6 +117,27 @@ def test_all_pixels_shows_the_maps_of_every_strided_position(qtbot, tools):
     assert panel.ablation.sample is None
 
 
+def test_all_pixels_computes_each_new_sample_set_while_hidden(qtbot, tools):
+    """Samples set while the tab was hidden are each new: the one shown at last gets its
+    own maps, even when Python gave its (sample, label) pair the address of the one whose
+    maps are on screen (tuples are recycled, so id() is no name for a sample)."""
+    panel, inspector = tools
+    _inspect(qtbot, panel, inspector, [(3, 3)])  # the layers are known from its maps
+    view = panel.all_pixels
+    rng = np.random.default_rng(3)
+    with qtbot.waitSignal(view.shown, timeout=TIMEOUT):
+        panel.setCurrentWidget(view)
+    for _ in range(6):  # hidden: nothing asked, each pair replaced (and freed) in turn
+        panel.setCurrentWidget(panel.query_grid)
+        view.set_sample(rng.normal(size=8).astype(np.float32), None)
+        view.set_sample(rng.normal(size=8).astype(np.float32), None)
+        z = view.sample[0]
+        with qtbot.waitSignal(view.shown, timeout=TIMEOUT) as shown:
+            panel.setCurrentWidget(view)
+        expected = position_maps(panel.reference, z, None, view.layer.currentText(), None)
+        np.testing.assert_allclose(shown.args[0].maps, expected.maps, atol=1e-4)
+
+
 def test_mosaic_places_each_map_at_its_position():
     maps = np.zeros((2, 3, 4, 4), np.float32)
     maps[1, 2, 0, 0] = 1.0
