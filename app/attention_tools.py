@@ -28,10 +28,12 @@ class AttentionTools(QTabWidget):
         self.addTab(self.query_grid, "Query grid")
         self.addTab(self.all_pixels, "All pixels of a layer")
         self.addTab(self.ablation, "Without a layer")
-        inspector.attention_ready.connect(self._on_attention)
+        inspector.attention_ready.connect(self.show_attention)
         self.shown = ShownContent()
 
-    def _on_attention(self, reply) -> None:
+    def show_attention(self, reply) -> None:
+        """Maps of the inspector's sample: the grid's (the inspector worker) or one the latent
+        explorer moved (connected by the window)."""
         result = reply.result
         self.query_grid.show_result(result)
         names = [layer.name for layer in result.layers]

@@ -40,6 +40,9 @@ class LatentExplorer(LatentExplorerLayout, LatentPathExport, QWidget):
 
     attention_ready = Signal(object)  # AttentionReply of a frame with query points
     frame_shown = Signal(int)  # token of the frame just put in the inspector
+    # The Frame (image, latent, class) now enlarged in the inspector in place of the grid's
+    # sample: the window's other views of "the inspector's sample" follow it.
+    sample_moved = Signal(object)
     path_written = Signal(str)
     export_failed = Signal(str, str)  # message, details
 
@@ -284,6 +287,7 @@ class LatentExplorer(LatentExplorerLayout, LatentPathExport, QWidget):
             frame = reply.result
             self.shown_position = asked[0]
             self.attention_view.show_sample(frame.image, asked[1], self.attention_view.queries)
+            self.sample_moved.emit(frame)
             if frame.attention is not None:
                 self.attention_ready.emit(AttentionReply(reply.token, frame.attention, reply.step))
             self.frame_shown.emit(reply.token)

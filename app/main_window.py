@@ -144,6 +144,8 @@ class MainWindow(
         self.attention_view.queries_changed.connect(lambda _queries: self.request_attention())
         self.explore_panel.draw_requested.connect(self.inspector.draw_samples)
         self.latent_explorer.attention_ready.connect(self._on_attention)
+        self.latent_explorer.attention_ready.connect(self.attention_tools.show_attention)
+        self.latent_explorer.sample_moved.connect(self._follow_moved_sample)
         self.latent_explorer.path_written.connect(lambda path: self._on_written(Path(path)))
         self.latent_explorer.export_failed.connect(
             lambda message, details: self.show_error("Cannot export the path", message, details)

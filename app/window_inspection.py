@@ -10,6 +10,7 @@ from app.inspector_worker import AttentionReply, SampleSet
 from app.modes import EXPLORE
 from sagan_engine.attention import Query
 from sagan_engine.demo_model import demo_first_look
+from sagan_engine.latent_paths import Frame
 
 # On the first start the demo model's grid comes up with a sample enlarged and one pixel of
 # it queried: maps on screen before the first click. The shipped model names its sample
@@ -81,6 +82,16 @@ class WindowInspection:
         self.attention_view.show_sample(samples.images[index], caption, queries)
         self.d_view.set_sample(samples.images[index])
         self.request_attention()
+
+    def _follow_moved_sample(self, frame: Frame) -> None:
+        """The latent explorer moved the enlarged sample off the grid: the analysis tabs, D's
+        view and the replay over training take the image and latent now shown, not the
+        grid's sample they had."""
+        self.attention_tools.set_sample(frame.z, frame.label)
+        self.d_view.set_sample(frame.image)
+        self.replay_view.set_subject(
+            self._inspected_run(), frame.z, frame.label, self.attention_view.queries
+        )
 
     def request_attention(self) -> None:
         queries = self.attention_view.queries

@@ -99,6 +99,33 @@ def test_path_slider_moves_the_image_and_the_maps_follow(qtbot, explore, renders
     np.testing.assert_array_equal(window.attention_view.image, explorer.strip.images[-1])
 
 
+def test_the_analysis_views_follow_the_moved_sample(qtbot, explore):
+    """Moved along the path, the enlarged sample is another image of another latent: the
+    analysis tabs, D's view and the replay over training take it, not the grid's sample."""
+    window, explorer, tools = explore, explore.latent_explorer, explore.attention_tools
+    grid_z = np.asarray(window.samples.z[2]).copy()
+    np.testing.assert_array_equal(tools.ablation.sample[0], grid_z)
+    with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
+        with qtbot.waitSignal(explorer.sample_moved, timeout=TIMEOUT) as moved:
+            explorer.slider.setValue(600)
+    frame = moved.args[0]
+    assert not np.allclose(frame.z, grid_z)
+    for view in (tools.ablation, tools.all_pixels):
+        np.testing.assert_array_equal(view.sample[0], frame.z)
+        assert view.sample[1] == frame.label
+    np.testing.assert_array_equal(window.replay_view.z, frame.z)
+    assert window.replay_view.queries == ((4, 4), (20, 25))
+    np.testing.assert_array_equal(window.d_view.sample, window.attention_view.image)
+    assert tools.query_grid.result is window.attention_view.result  # the moved sample's maps
+
+    # Picking the grid's sample again brings them all back to it.
+    with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
+        window.inspect(2, [(4, 4)])
+    np.testing.assert_array_equal(tools.ablation.sample[0], grid_z)
+    np.testing.assert_array_equal(window.replay_view.z, grid_z)
+    np.testing.assert_array_equal(window.d_view.sample, window.samples.images[2])
+
+
 def test_a_burst_of_slider_moves_renders_only_the_latest(qtbot, explore, renders):
     explorer = explore.latent_explorer
     renders.clear()
