@@ -8,10 +8,18 @@ from collections.abc import Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QProgressBar, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.jobs import Job, JobRunner
-from app.plot_parts import add_legend, step_axis
+from app.plot_parts import step_axis
 from app.run_curves import RunCurves, legend_labels, read_run_curves
 
 COLOURS = ("#4c9be8", "#e8804c", "#5cb85c", "#d9534f", "#9b6fd6", "#c7a03a", "#3bb3b3", "#e36fb0")
@@ -30,6 +38,52 @@ def _plot(title: str, left: str) -> pg.PlotWidget:
     return widget
 
 
+class RunLegend(QScrollArea):
+    """The runs' colours and labels beside the plots, not over them: a label names every
+    setting that differs between the runs, which in a legend inside the plot hid the curves."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.rows: list[tuple[QLabel, QLabel]] = []  # (colour swatch, label) per run
+        inside = QWidget()
+        self._grid = QGridLayout(inside)
+        self._grid.setContentsMargins(4, 2, 4, 2)
+        self._grid.setColumnStretch(1, 1)
+        self.setWidget(inside)
+
+    def set_runs(self, labels: Sequence[str], colours: Sequence[str | pg.QtGui.QColor]) -> None:
+        self.clear()
+        for row, (label, colour) in enumerate(zip(labels, colours, strict=True)):
+            swatch = QLabel()
+            swatch.setFixedSize(22, 4)
+            swatch.setStyleSheet(f"background: {pg.mkColor(colour).name()};")
+            text = QLabel(label)
+            text.setWordWrap(True)
+            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self._grid.addWidget(swatch, row, 0, Qt.AlignmentFlag.AlignVCenter)
+            self._grid.addWidget(text, row, 1)
+            swatch.show()  # now, not when the event loop gets to it: the height counts them
+            text.show()
+            self.rows.append((swatch, text))
+        self._grid.activate()  # its size hint, before the event loop lays it out
+
+    def wanted_height(self) -> int:
+        """The height that shows every row at the current width."""
+        if not self.rows:
+            return 0
+        grid, width = self._grid, self.viewport().width()
+        return grid.heightForWidth(width) if grid.hasHeightForWidth() else grid.sizeHint().height()
+
+    def clear(self) -> None:
+        for widget in (widget for row in self.rows for widget in row):
+            self._grid.removeWidget(widget)
+            widget.hide()
+            widget.deleteLater()
+        self.rows = []
+
+
 class CompareRunsView(QWidget):
     """``compare(jobs, paths)`` reads the runs in the background and overlays their curves."""
 
@@ -42,11 +96,12 @@ class CompareRunsView(QWidget):
         self.quality_curves: list[pg.PlotDataItem] = []
         self.loss_curves: list[tuple[pg.PlotDataItem, pg.PlotDataItem]] = []
         self.quality_plot = _plot("Quality: SWD ×10³, lower is better", "SWD x1e3")
-        # One legend (on the quality plot): the losses use the same colour per run.
-        self.legend = add_legend(self.quality_plot.getPlotItem(), (-8, 8))
-        self.loss_plot = _plot("Losses: D solid, G dashed (colours as above)", "loss")
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        # One legend, between the plots: both use the same colour per run.
+        self.legend = RunLegend()
+        self.loss_plot = _plot("Losses: D solid, G dashed", "loss")
+        self.splitter = splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.quality_plot)
+        splitter.addWidget(self.legend)
         splitter.addWidget(self.loss_plot)
         self.notes = QLabel("Choose runs with File → Compare runs….")
         self.notes.setWordWrap(True)
@@ -96,12 +151,13 @@ class CompareRunsView(QWidget):
         """Overlay ``runs``' curves (replacing those shown)."""
         for plot in (self.quality_plot, self.loss_plot):
             plot.getPlotItem().clear()
-        self.legend.clear()
         self.runs = list(runs)
         self.labels = legend_labels(self.runs)
+        colours = [run_colour(index, len(self.runs)) for index in range(len(self.runs))]
+        self.legend.set_runs(self.labels, colours)
+        self._fit_legend()
         self.quality_curves, self.loss_curves = [], []
-        for index, (run, label) in enumerate(zip(self.runs, self.labels, strict=True)):
-            colour = run_colour(index, len(self.runs))
+        for run, colour in zip(self.runs, colours, strict=True):
             self.quality_curves.append(
                 self.quality_plot.plot(
                     run.quality_steps,
@@ -110,7 +166,6 @@ class CompareRunsView(QWidget):
                     symbol="o",
                     symbolSize=5,
                     symbolBrush=colour,
-                    name=label,
                 )
             )
             loss_d = self.loss_plot.plot(run.steps, run.loss_d, pen=pg.mkPen(colour, width=1))
@@ -127,6 +182,13 @@ class CompareRunsView(QWidget):
         self.notes.setText("\n".join(notes) if notes else f"{len(self.runs)} runs compared.")
         self.compared.emit(self.runs)
 
+    def _fit_legend(self) -> None:
+        """Room for every legend row (up to 40% of the height), the plots share the rest."""
+        total = sum(self.splitter.sizes()) or self.splitter.height()
+        legend = min(self.legend.wanted_height(), int(0.4 * total))
+        plots = max(total - legend, 0)
+        self.splitter.setSizes([plots // 2, legend, plots - plots // 2])
+
     def legend_texts(self) -> list[str]:
         """The names in the legend, top to bottom (what the user reads)."""
-        return [label.text for _sample, label in self.legend.items]
+        return [text.text() for _swatch, text in self.legend.rows]

@@ -54,8 +54,15 @@ def test_curves_and_legend_per_run(window, qtbot, two_runs, tmp_path, monkeypatc
         steps, losses_d = _csv_column(run, "loss_d")
         assert list(loss_d.xData) == steps and list(loss_d.yData) == losses_d
         assert list(loss_g.yData) == _csv_column(run, "loss_g")[1]
-    colours = {curve.opts["pen"].color().name() for curve in view.quality_curves}
-    assert len(colours) == 3  # one colour per run
+    colours = [curve.opts["pen"].color().name() for curve in view.quality_curves]
+    assert len(set(colours)) == 3  # one colour per run
+    # The legend sits between the plots, not over the curves, each row in its run's colour,
+    # every row in view.
+    assert view.quality_plot.getPlotItem().legend is None
+    assert [swatch.styleSheet() for swatch, _text in view.legend.rows] == [
+        f"background: {colour};" for colour in colours
+    ]
+    assert view.legend.height() >= view.legend.wanted_height() > 0
     assert len(view.quality_curves[2].xData or []) == 0
     assert "not-trained: no metrics.csv" in view.notes.text()
     assert "run-a" not in view.notes.text()
