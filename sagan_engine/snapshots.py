@@ -223,8 +223,11 @@ class SnapshotReplay:
         return [ref.step for ref in self.refs]
 
     def refresh(self) -> None:
-        """List the run's snapshots again (a training run keeps adding them)."""
-        self.refs = list_snapshots(self.run)
+        """List the run's snapshots again (a training run keeps adding them). A checkpoint
+        file replays its own step (or the demo model's shipped states): nothing to add, and
+        listing it again would read the whole file for its step."""
+        if self.run.is_dir():
+            self.refs = list_snapshots(self.run)
 
     def generator(self, index: int) -> Generator:
         """The generator of frame ``index`` (eval mode, spectral norms folded)."""

@@ -138,6 +138,36 @@ def test_replay_falls_back_to_checkpoints_ema(tmp_path, tiny):
     assert np.abs(frames[0].result.image.astype(int) - frames[2].result.image).max() > 0
 
 
+def test_replaying_a_checkpoint_file_reads_it_once(tmp_path, tiny, monkeypatch):
+    """A lone checkpoint is its only step: refreshing (the window does before each frame)
+    reads nothing again, while a run folder is listed afresh and shows a new snapshot."""
+    run, generators = _run_with_checkpoints_only(tmp_path, tiny)
+    file = RunFolder(run).checkpoint_path(200)
+    reads = []
+    original = load_checkpoint
+
+    def counted(path, *args, **kwargs):
+        reads.append(path)
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr("sagan_engine.checkpoint.load_checkpoint", counted)
+    replay = SnapshotReplay(file)
+    z = torch.randn(tiny.model.z_dim)
+    for _ in range(3):
+        replay.refresh()
+        frame = replay.frame(0, z, None, (3, 4))
+    assert replay.steps == [200] and frame.step == 200
+    np.testing.assert_array_equal(
+        frame.result.image, attention_maps(generators[1], z, None, (3, 4)).image
+    )
+    assert len(reads) <= 3  # listed, config, state: not once more per frame
+
+    folder_replay = SnapshotReplay(run)
+    save_snapshot(run, 400, tiny, [], generators[0])
+    folder_replay.refresh()
+    assert folder_replay.steps == [400]  # snapshots now exist: they are what is replayed
+
+
 def test_replay_reads_fp16_snapshots(tmp_path, tiny):
     torch.manual_seed(1)
     g = Generator(tiny.model).eval()
