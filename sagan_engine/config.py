@@ -161,7 +161,9 @@ class TrainConfig:
     snapshots: int = 24
 
     def validate(self) -> None:
-        _require(1 <= self.steps <= 100_000_000, "train.steps", self.steps, "at least 1")
+        _require(
+            1 <= self.steps <= 100_000_000, "train.steps", self.steps, "between 1 and 100000000"
+        )
         _require(
             1 <= self.batch_size <= 65_536,
             "train.batch_size",

@@ -45,6 +45,11 @@ def test_bad_values_name_the_field(text, field):
         RunConfig.from_json(text)
 
 
+def test_a_step_count_beyond_the_limit_says_the_limit():
+    with pytest.raises(ConfigError, match="between 1 and 100000000"):
+        RunConfig.from_json('{"train": {"steps": 100000000000000000000000}}')
+
+
 def test_invalid_json_names_the_file(tmp_path):
     path = tmp_path / "config.json"
     path.write_text("{oops")
