@@ -17,10 +17,8 @@ import json
 import multiprocessing
 import os
 import re
-import shutil
 import signal
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +32,18 @@ from .data_cache import (
     _read_manifest,
     cache_folder_for,
     open_cache,
+)
+from .data_cache_cost import (  # noqa: F401 - DISK_RESERVE_BYTES and the rest: importable here
+    DISK_RESERVE_BYTES,
+    ESTIMATE_SAMPLE_FILES,
+    CacheEstimate,
+    CacheSpaceError,
+    RateMeter,
+    check_space,
+    estimate_build,
+    format_bytes,
+    format_duration,
+    free_bytes,
 )
 from .data_decode import MIN_IMAGE_SIDE, ImageSkip, decode_image
 from .data_scan import (
@@ -55,69 +65,7 @@ SHARD_BYTES = 128 << 20
 # Files handed to one decoding process at a time.
 _CHUNK_FILES = 64
 _FILES_PER_PROCESS = 1000
-# Free space left on the disk after the cache, so the build never fills it to the last byte.
-DISK_RESERVE_BYTES = 256 << 20
-ESTIMATE_SAMPLE_FILES = 32
 _TRANSIENT_REASONS = frozenset({"permission denied", "file not found", "out of memory"})
-
-
-class CacheSpaceError(DataError):
-    """The disk cannot hold the decoded cache."""
-
-
-@dataclass(frozen=True)
-class CacheEstimate:
-    """What a build will cost, from decoding a sample of the folder before it starts."""
-
-    folder: str
-    cache: Path
-    files: int  # image files in the folder
-    files_to_decode: int  # those not already in a finished shard
-    bytes_total: int  # the whole cache, if every file is usable (an upper bound)
-    bytes_to_write: int
-    free_bytes: int  # on the cache's disk
-    seconds: float  # decoding time of what is left, on ``workers`` processes
-    workers: int
-
-    def describe(self) -> str:
-        done = self.files - self.files_to_decode
-        resumed = f", {done} already decoded" if done else ""
-        return (
-            f"{self.files} images{resumed}: the cache takes up to {format_bytes(self.bytes_total)} "
-            f"({format_bytes(self.bytes_to_write)} to write, {format_bytes(self.free_bytes)} "
-            f"free in {self.cache.parent}); decoding about {format_duration(self.seconds)} "
-            f"on {self.workers} process{'es' if self.workers > 1 else ''}"
-        )
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(max(0.0, seconds) + 0.5)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-class RateMeter:
-    """Files per second and time left of a long job fed ``(done, total)`` progress calls."""
-
-    def __init__(self) -> None:
-        self.start: tuple[float, int] | None = None
-
-    def describe(self, done: int, total: int) -> str:
-        now = time.monotonic()
-        if self.start is None:
-            self.start = (now, done)  # files finished before (a resumed build) do not count
-        t0, d0 = self.start
-        rate = (done - d0) / (now - t0) if now > t0 and done > d0 else 0.0
-        left = f", {format_duration((total - done) / rate)} left" if rate > 0 else ""
-        return f"{done}/{total} files, {rate:.0f} files/s{left}"
 
 
 @dataclass
@@ -161,66 +109,6 @@ def _plan(scan: FolderScan, resolution: int, out: Path, shard_images: int | None
         digests.append(digest.hexdigest())
     key = hashlib.sha256("".join(digests).encode() + head).hexdigest()
     return _Plan(scan, resolution, out, ranges, digests, key)
-
-
-def estimate_build(
-    plan: _Plan, workers: int, todo: Sequence[int], free_bytes: int
-) -> CacheEstimate:
-    """Size and decoding time of a build, timed on a sample of the files still to decode."""
-    files = [i for s in todo for i in plan.ranges[s]]
-    per_image = plan.resolution * plan.resolution * 3 + 8  # pixels and a label
-    shards = len(plan.ranges)
-    header = 2 * 128 + 512  # two .npy headers and the shard's json, roughly
-    bytes_total = len(plan.scan.files) * per_image + shards * header
-    bytes_to_write = len(files) * per_image + len(todo) * header
-    seconds = 0.0
-    if files:
-        picks = sorted(
-            {files[int(k)] for k in np.linspace(0, len(files) - 1, ESTIMATE_SAMPLE_FILES)}
-        )
-        try:  # untimed: the first decode loads Pillow's plugins
-            decode_image(plan.scan.files[picks[0]], plan.resolution)
-        except ImageSkip:
-            pass
-        start = time.perf_counter()
-        for i in picks:
-            try:
-                decode_image(plan.scan.files[i], plan.resolution)
-            except ImageSkip:
-                pass
-        per_file = (time.perf_counter() - start) / len(picks)
-        seconds = per_file * len(files) / max(1, workers)
-    return CacheEstimate(
-        folder=_display(plan.scan.root),
-        cache=plan.out,
-        files=len(plan.scan.files),
-        files_to_decode=len(files),
-        bytes_total=bytes_total,
-        bytes_to_write=bytes_to_write,
-        free_bytes=free_bytes,
-        seconds=seconds,
-        workers=workers,
-    )
-
-
-def _free_bytes(folder: Path) -> int:
-    probe = folder
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent
-    return shutil.disk_usage(probe).free
-
-
-def check_space(estimate: CacheEstimate) -> None:
-    """Raise :class:`CacheSpaceError` when the disk cannot hold what is left to write."""
-    needed = estimate.bytes_to_write + DISK_RESERVE_BYTES
-    if needed > estimate.free_bytes:
-        raise CacheSpaceError(
-            f"{estimate.folder}: the decoded cache of {estimate.files} images needs "
-            f"{format_bytes(estimate.bytes_to_write)} more (and "
-            f"{format_bytes(DISK_RESERVE_BYTES)} kept free) in {estimate.cache}, but only "
-            f"{format_bytes(estimate.free_bytes)} is free there; free some space or put the "
-            "cache on a larger disk (sagan-engine prepare --out CACHE, then train --data CACHE)"
-        )
 
 
 def default_workers() -> int:
@@ -278,7 +166,7 @@ def build_cache(
         left = sum(len(plan.ranges[s]) for s in todo)
         workers = min(default_workers(), 1 + left // _FILES_PER_PROCESS)
     workers = max(1, workers)
-    estimate = estimate_build(plan, workers, todo, _free_bytes(target))
+    estimate = estimate_build(plan, workers, todo, free_bytes(target))
     if on_estimate is not None:
         on_estimate(estimate)
     check_space(estimate)
@@ -314,6 +202,11 @@ def _check_user_cache_folder(target: Path, manifest: dict | None, plan: _Plan) -
             f"{manifest.get('resolution')}x{manifest.get('resolution')}; building the one of "
             f"{source} at {plan.resolution}x{plan.resolution} there would replace it: choose "
             "another folder (or delete that one)"
+        )
+    if target.exists() and not target.is_dir():
+        raise DataError(
+            f"{_display(target)}: is a file; the decoded cache is a folder of shards: choose a "
+            "new or empty folder"
         )
     if target.is_dir():
         # shard_*: an earlier, stopped build (resumed); dot files: its temporary files

@@ -157,6 +157,11 @@ def test_a_named_cache_folder_holding_something_else_is_not_built_over(folder, t
     with pytest.raises(DataError, match="not a decoded cache \\(notes.txt\\)"):
         build_cache(other, RES, out=theirs, workers=1)
     assert [p.name for p in theirs.iterdir()] == ["notes.txt"]
+    picture = tmp_path / "s1.png"  # `prepare --out s1.png`: said "(File exists)"
+    picture.write_bytes(b"mine")
+    with pytest.raises(DataError, match="s1.png: is a file; the decoded cache is a folder"):
+        build_cache(other, RES, out=picture, workers=1)
+    assert picture.read_bytes() == b"mine"
 
 
 def test_estimate_before_the_build_says_size_and_time(folder, tmp_path):
@@ -172,9 +177,8 @@ def test_estimate_before_the_build_says_size_and_time(folder, tmp_path):
 
 def test_a_disk_too_small_is_refused_before_anything_is_written(folder, tmp_path, monkeypatch):
     real = shutil.disk_usage
-    monkeypatch.setattr(
-        data_cache_build.shutil, "disk_usage", lambda p: real(p)._replace(free=10 << 20)
-    )  # 10 MB free: less than the reserve alone
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=10 << 20))
+    # 10 MB free: less than the reserve alone
     out = tmp_path / "c"
     with pytest.raises(CacheSpaceError) as info:
         build_cache(folder, RES, out=out, workers=1)
