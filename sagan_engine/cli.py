@@ -159,6 +159,12 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
             raise SaganError(f"{folder.path}: no such run folder")
         if not folder.is_run():
             raise SaganError(f"{folder.path}: not a run folder (no config.json)")
+        if folder.latest_checkpoint() is None:  # before loading data or writing anything
+            raise SaganError(
+                f"{folder.path}: no checkpoint to resume from (expected "
+                f"checkpoints/step_NNNNNN.safetensors); `train --config {folder.config_path} "
+                f"--out {folder.path}` starts it again from step 0"
+            )
         config = RunConfig.load(folder.config_path)
         resume_dir = str(folder.path)
     elif args.config:

@@ -166,6 +166,15 @@ def test_options_that_would_be_ignored_are_refused(demo_run, capsys, extra, mess
     assert message in capsys.readouterr().err
 
 
+def test_resuming_a_run_without_checkpoints_changes_nothing_in_it(demo_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(demo_run / "config.json", run / "config.json")
+    assert main(["train", "--resume", str(run), "--steps", "4", "--quiet"]) == 2
+    assert "no checkpoint to resume from" in capsys.readouterr().err
+    assert [p.name for p in run.iterdir()] == ["config.json"]  # no dataset.json, no folders
+
+
 def test_resume_after_the_data_moved_says_how_to_go_on(demo_run, tmp_path, capsys):
     import json
 
