@@ -317,8 +317,6 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
             self._write_snapshot()
             if self._evaluator is not None:  # off the critical path: a background thread
                 quality_eval.on_step(self, self._evaluator)
-        if self._evaluator is not None:
-            quality_eval.on_step(self, self._evaluator, final=True)
         if self.step % train.sample_every != 0:
             self._emit_samples()
         if self.last_checkpoint is None or not self.last_checkpoint.name.endswith(
@@ -327,6 +325,11 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
             self._save_checkpoint()
         self._write_snapshot(final=True)
         self.dist.barrier()
+        # After the checkpoint: a stop must not wait minutes for an evaluation first (torchrun
+        # kills its workers 30 s after forwarding Ctrl-C, and the steps since the last
+        # checkpoint would go with them).
+        if self._evaluator is not None:
+            quality_eval.on_step(self, self._evaluator, final=True, stopping=reason == "stopped")
         finished = TrainingFinished(
             self.step, reason, _str_or_none(self.last_checkpoint), str(self.run_folder.path)
         )

@@ -24,6 +24,7 @@ import torch
 from ..config import RunConfig
 from ..cpu_threads import set_threads_of_this_thread
 from ..events import Log, QualityMeasured
+from ..interruption import Interrupted, interruptible
 from .evaluation import Evaluation, Protocol, append_evaluation, random_sample
 from .swd import SWDReference, swd_value_names
 
@@ -60,6 +61,8 @@ class TrainingEvaluator:
         self._reference: SWDReference | None = None
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self.in_flight_step: int | None = None  # the step being evaluated, while it runs
         self.skipped = 0
 
     # ----------------------------------------------------------------- training thread
@@ -75,6 +78,8 @@ class TrainingEvaluator:
         if self.busy:
             self.skipped += 1
             return False
+        self._cancel.clear()
+        self.in_flight_step = step
         self._thread = threading.Thread(
             target=self._work, args=(_Job(step, state),), name="sagan-evaluator", daemon=True
         )
@@ -94,11 +99,18 @@ class TrainingEvaluator:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def cancel(self) -> None:
+        """Give up the evaluation in flight: it stops between two layers of G, reports
+        nothing, and :meth:`wait` returns within a forward pass."""
+        self._cancel.set()
+
     # ----------------------------------------------------------------- background thread
     def _work(self, job: _Job) -> None:
         try:
             set_threads_of_this_thread(1)  # one core: training keeps the rest
             self._results.put(self._evaluate(job))
+        except Interrupted:
+            pass  # cancelled: the run is stopping, and said so
         except Exception as err:  # noqa: BLE001 - reported on the training thread
             self._results.put(err)
 
@@ -113,9 +125,10 @@ class TrainingEvaluator:
         generator = Generator(self.config.model)
         generator.load_state_dict(job.state)
         generator.eval()
-        fake = generate_images(
-            generator, self.config, self.n, self.seed + _LATENT_SEED_OFFSET, batch_size=64
-        )
+        with interruptible(generator, self._cancel.is_set):
+            fake = generate_images(
+                generator, self.config, self.n, self.seed + _LATENT_SEED_OFFSET, batch_size=64
+            )
         result = self._reference.distance(fake)
         protocol = Protocol(
             metrics=("swd",),
@@ -146,15 +159,24 @@ def attach(trainer) -> TrainingEvaluator | None:
     return TrainingEvaluator(config, trainer.dataset.images, name, trainer.run_folder.path)
 
 
-def on_step(trainer, evaluator: TrainingEvaluator, final: bool = False) -> None:
+def on_step(
+    trainer, evaluator: TrainingEvaluator, final: bool = False, stopping: bool = False
+) -> None:
     """The trainer's hook after each step: report finished evaluations, start a due one.
-    ``final``: wait for the one in flight (the run is ending)."""
+    ``final``: the run is ending (its checkpoint saved): wait for the evaluation in flight,
+    or, when the user ``stopping`` it waits for nothing, give it up and say so."""
     if not final and evaluator.due(trainer.step):
         if not evaluator.submit(trainer.step, trainer.generator_snapshot().state):
             trainer._emit(
                 Log(f"quality evaluation at step {trainer.step} skipped: the previous one is "
                     "still running (raise train.eval_every)", "warning")
             )  # fmt: skip
+    if final and stopping and evaluator.busy:
+        evaluator.cancel()
+        trainer._emit(
+            Log(f"quality evaluation of step {evaluator.in_flight_step} left unfinished: the "
+                "run was stopped (a continued run measures again at its next interval)")
+        )  # fmt: skip
     if final:
         evaluator.wait()
     for item in evaluator.results():

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import threading
 
-from sagan_engine.events import Log, QualityMeasured
+import torch
+
+from sagan_engine.events import CheckpointSaved, Log, QualityMeasured, StepStats
 from sagan_engine.metrics import load_evaluations
 from sagan_engine.trainer import Trainer
 
@@ -46,3 +49,42 @@ def test_off_when_eval_every_is_zero_columns_still_known(tmp_path):
         header = next(csv.reader(handle))
     assert header[-3:] == ["swd_avg", "swd_32", "swd_16"]
     assert not (run / "evaluation.json").exists()
+
+
+def test_a_stop_saves_first_and_gives_up_the_evaluation_in_flight(tmp_path, monkeypatch):
+    """Stopped while an evaluation runs (minutes at 128x128 on a CPU thread): the checkpoint
+    is written before anything waits for it (torchrun kills its workers 30 s after passing
+    on Ctrl-C), and the evaluation stops between two layers of G, said in the log."""
+    from sagan_engine.metrics import evaluation
+    from sagan_engine.sampling import generate
+
+    started, passes = threading.Event(), []
+
+    def endless(generator, config, n, seed, batch_size=100, progress=None):
+        started.set()
+        z = torch.zeros(2, config.model.z_dim)
+        labels = torch.zeros(2, dtype=torch.long) if config.model.num_classes else None
+        for _ in range(20_000):  # an evaluation far longer than the test: until cancelled
+            generate(generator, z, labels)
+            passes.append(1)
+        raise AssertionError("the evaluation was never cancelled")
+
+    monkeypatch.setattr(evaluation, "generate_images", endless)
+    events = []
+    config = tiny_config(steps=10_000, eval_every=2, eval_images=16, checkpoint_every=10_000)
+    trainer = Trainer(config, synthetic_dataset(24), tmp_path / "run", listeners=[events.append])
+
+    def stop_while_evaluating(event):
+        if isinstance(event, StepStats) and started.is_set() and passes:
+            trainer.stop()
+
+    trainer.add_listener(stop_while_evaluating)
+    finished = trainer.run()
+    assert finished.reason == "stopped" and finished.step < 10_000
+    assert finished.checkpoint.endswith(f"step_{finished.step:06d}.safetensors")
+    saved = next(i for i, e in enumerate(events) if isinstance(e, CheckpointSaved))
+    messages = [(i, e.message) for i, e in enumerate(events) if isinstance(e, Log)]
+    (given_up,) = [i for i, m in messages if "left unfinished: the run was stopped" in m]
+    assert saved < given_up
+    assert not [m for _, m in messages if "quality evaluation failed" in m]
+    assert len(passes) < 20_000
