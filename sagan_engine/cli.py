@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import time
 from pathlib import Path
 
 from . import __version__
@@ -24,9 +22,9 @@ from .cli_over_training import (
     attention_over_training,
 )
 from .cli_prepare import add_parser as add_prepare_parser
+from .cli_terminal import ProgressLine, stop_on_signals
 from .config import PRESETS, RunConfig, preset
 from .errors import SaganError
-from .events import CheckpointSaved, Event, Log, StepStats, TrainingFinished, TrainingStarted
 from .runs import RunFolder
 
 
@@ -241,92 +239,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         distributed=dist,
     )
 
-    def on_interrupt(signum, frame):  # first Ctrl-C: stop after this step and save
-        bar.note("stopping after the current step (Ctrl-C again to abort)")
-        trainer.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        finished = trainer.run()
+        with stop_on_signals(trainer.stop, bar.note):
+            finished = trainer.run()
     finally:
-        signal.signal(signal.SIGINT, previous)
         dist.shutdown()
     if dist.is_main:
         print(f"{finished.reason} at step {finished.step}; run folder: {finished.run_dir}")
     return 0
-
-
-class ProgressLine:
-    """A one-line progress bar on stderr plus a loss line every few seconds."""
-
-    def __init__(self, enabled: bool, every_s: float = 10.0) -> None:
-        self.enabled = enabled
-        self.every_s = every_s
-        self.total = 0
-        self.last_line = 0.0
-        self.tty = sys.stderr.isatty()
-        self.rate = None
-
-    def note(self, text: str) -> None:
-        if self.enabled:
-            self._clear()
-            print(text, file=sys.stderr, flush=True)
-
-    def loading(self, done: int, total: int) -> None:
-        if self.enabled and self.tty:
-            if self.rate is None:
-                from .data_cache_build import RateMeter
-
-                self.rate = RateMeter()
-            line = self.rate.describe(done, total)  # files/s and time left
-            print(f"\r\033[K  decoding {line}", end="", file=sys.stderr, flush=True)
-
-    def _clear(self) -> None:
-        if self.tty:
-            print("\r\033[K", end="", file=sys.stderr)
-
-    def on_event(self, event: Event) -> None:
-        if not self.enabled:
-            return
-        if isinstance(event, TrainingStarted):
-            self.total = event.total_steps
-            self.note(f"training on {event.device_name}; run folder {event.run_dir}")
-        elif isinstance(event, StepStats):
-            self._progress(event)
-        elif isinstance(event, (CheckpointSaved, Log)):
-            self.note(
-                f"checkpoint {event.path}" if isinstance(event, CheckpointSaved) else event.message
-            )
-        elif isinstance(event, TrainingFinished):
-            self._clear()
-
-    def _progress(self, s: StepStats) -> None:
-        width = 30
-        filled = int(width * s.step / max(self.total, 1))
-        text = (
-            f"[{'#' * filled}{'.' * (width - filled)}] {s.step}/{self.total} "
-            f"{s.images_per_s:.0f} img/s ETA {_duration(s.eta_s)} "
-            f"loss_D {s.loss_d:.3f} loss_G {s.loss_g:.3f}"
-        )
-        now = time.monotonic()
-        if self.tty:
-            print("\r\033[K" + text, end="", file=sys.stderr, flush=True)
-        if now - self.last_line >= self.every_s or s.step >= self.total:
-            self.last_line = now
-            self._clear()
-            print(
-                f"step {s.step}: loss_D {s.loss_d:.4f} loss_G {s.loss_g:.4f} "
-                f"D(x) {s.d_real:.3f} D(G(z)) {s.d_fake:.3f} {s.images_per_s:.1f} img/s",
-                file=sys.stderr,
-                flush=True,
-            )
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 # --------------------------------------------------------------------------- explore

@@ -15,7 +15,6 @@ training); see resources/demo_model/MODEL_CARD.md for the figures of the shipped
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from pathlib import Path
@@ -51,7 +50,7 @@ def demo_model_config(steps: int) -> RunConfig:
 
 def train(out: Path, steps: int) -> Path | None:
     """Train (or resume) the demo run to ``steps``; None when it was stopped before them."""
-    from sagan_engine.cli import ProgressLine
+    from sagan_engine.cli_terminal import ProgressLine, stop_on_signals
     from sagan_engine.data import load_demo_dataset
     from sagan_engine.trainer import Trainer
 
@@ -60,10 +59,9 @@ def train(out: Path, steps: int) -> Path | None:
     progress = ProgressLine(enabled=True)
     resume = (out / "config.json").exists()
     trainer = Trainer(config, data, out, listeners=[progress.on_event], resume=resume)
-    signal.signal(signal.SIGINT, lambda *_: trainer.stop())
-    signal.signal(signal.SIGTERM, lambda *_: trainer.stop())
     start = time.perf_counter()
-    finished = trainer.run()
+    with stop_on_signals(trainer.stop, progress.note):
+        finished = trainer.run()
     print(f"trained to step {finished.step} in {time.perf_counter() - start:.0f} s: {out}")
     if finished.step < steps:
         # A stopped run is not exported: that would replace the shipped model, whose card,

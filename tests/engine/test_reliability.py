@@ -59,6 +59,66 @@ def test_sigkill_while_writing_checkpoints_never_loses_the_last_good_one(tmp_pat
     )
 
 
+def _train_in_a_terminal(tmp_path: Path, ignore_hangup: bool = False):
+    """`sagan-engine train` of a tiny model for ever (no checkpoint before the end), started
+    as a shell starts it; returns the process once it is training, and its run folder."""
+    run, config = tmp_path / "run", tmp_path / "config.json"
+    tiny_config(steps=1_000_000, log_every=1, checkpoint_every=1_000_000).save(config)
+    args = [sys.executable, "-m", "sagan_engine", "train", "--demo", "--config", str(config)]
+    args += ["--out", str(run)]
+
+    def start() -> None:  # `nohup` ignores SIGHUP before the program starts
+        if ignore_hangup:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=start
+    )
+    deadline = time.monotonic() + 120
+    while _logged_steps(run) < 3:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"did not start training: {proc.communicate()[1]}")
+        time.sleep(0.1)
+    return proc, run
+
+
+def _logged_steps(run: Path) -> int:
+    path = run / "metrics.csv"
+    return len(path.read_text().splitlines()) - 1 if path.is_file() else 0
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_the_run_with_a_checkpoint(tmp_path, signum):
+    """A scheduler's SIGTERM (scancel, a time limit, docker stop; torchrun passes it on) and
+    a closed terminal's SIGHUP stop after the step and save, as the first Ctrl-C does: they
+    used to kill the run with everything since its last checkpoint."""
+    proc, run = _train_in_a_terminal(tmp_path)
+    proc.send_signal(getattr(signal, signum))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert f"{signum}: stopping after the current step and saving" in err
+    latest = RunFolder(run).latest_checkpoint()
+    assert latest is not None and load_checkpoint(latest).step >= 3
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+def test_a_run_under_nohup_goes_on_when_the_terminal_closes(tmp_path):
+    proc, run = _train_in_a_terminal(tmp_path, ignore_hangup=True)
+    proc.send_signal(signal.SIGHUP)
+    before = _logged_steps(run)
+    deadline = time.monotonic() + 60
+    while _logged_steps(run) < before + 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    still_running = proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert still_running and _logged_steps(run) >= before + 3, err
+    assert "SIGHUP" not in err
+
+
 def test_disk_full_while_saving_is_a_clear_error_and_keeps_the_old_checkpoint(
     tmp_path, monkeypatch
 ):
