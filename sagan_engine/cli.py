@@ -210,7 +210,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.out and not resume_dir:  # before minutes of loading, not after
         check_output_folder(args.out)
         check_new_run_folder(args.out, config.data.folder)
-    dist = DistributedContext.from_environment()
+    dist = DistributedContext.from_environment(config.train.device)
     show = not args.quiet and dist.is_main
     bar = ProgressLine(enabled=show)
     resolution = config.model.resolution

@@ -23,13 +23,14 @@ class DistributedContext:
         return cls()
 
     @classmethod
-    def from_environment(cls) -> DistributedContext:
-        """Join the process group ``torchrun`` describes in the environment, if any."""
+    def from_environment(cls, device: str = "auto") -> DistributedContext:
+        """Join the process group ``torchrun`` describes in the environment, if any, with the
+        backend of the device the run trains on (``train.device``): NCCL for CUDA GPUs, gloo
+        for CPUs, also on a machine that has a GPU (NCCL cannot reduce CPU tensors)."""
         if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) <= 1:
             return cls.single()
         if not torch_dist.is_initialized():
-            backend = "nccl" if torch.cuda.is_available() else "gloo"
-            torch_dist.init_process_group(backend=backend)
+            torch_dist.init_process_group(backend=backend_for(device))
         return cls(
             rank=torch_dist.get_rank(),
             local_rank=int(os.environ.get("LOCAL_RANK", 0)),
@@ -91,6 +92,12 @@ class DistributedContext:
     def shutdown(self) -> None:
         if self.world_size > 1 and torch_dist.is_initialized():
             torch_dist.destroy_process_group()
+
+
+def backend_for(device: str) -> str:
+    """The process group backend for ``train.device``: "nccl" when it means a CUDA GPU."""
+    on_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    return "nccl" if on_gpu else "gloo"
 
 
 class GlobalBatchNorm2d(nn.BatchNorm2d):

@@ -67,7 +67,7 @@ def main() -> int:
     steps, batch, resume = int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
     checkpoint_every = int(sys.argv[7])
     torch.set_num_threads(1)
-    context = DistributedContext.from_environment()
+    context = DistributedContext.from_environment("cpu")  # gloo, also on a GPU machine
     config = tiny_config(
         steps=steps, batch_size=batch, log_every=1, sample_every=10_000,
         checkpoint_every=checkpoint_every, eval_every=0, snapshots=0, seed=3,

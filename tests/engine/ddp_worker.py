@@ -87,7 +87,7 @@ def synchronised_batch_norm_error(context: DistributedContext) -> float:
 def main() -> int:
     run_dir, out_dir, steps = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(1)  # two ranks share the test machine's cores
-    context = DistributedContext.from_environment()
+    context = DistributedContext.from_environment("cpu")  # gloo, also on a GPU machine
     assert context.world_size == 2, context
 
     written: list[str] = []  # every file this rank writes through the trainer

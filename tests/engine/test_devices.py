@@ -36,6 +36,26 @@ def test_auto_stays_on_the_cpu_for_several_processes_without_cuda(monkeypatch):
     assert devices.resolve_device("auto", TwoProcesses()).type == "cpu"
 
 
+def test_under_torchrun_each_process_takes_its_own_gpu_and_cpu_runs_use_gloo(monkeypatch):
+    from sagan_engine.distributed import backend_for
+
+    _pretend(monkeypatch, cuda=True, mps=False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+
+    class ThirdOfFour:
+        world_size, local_rank = 4, 2
+
+    assert devices.resolve_device("cuda", ThirdOfFour()) == torch.device("cuda:2")
+    assert devices.resolve_device("auto", ThirdOfFour()) == torch.device("cuda:2")
+    # cuda:1 would put all four processes on one GPU (NCCL: "Duplicate GPU detected").
+    with pytest.raises(ConfigError, match="'cuda:1' under torchrun would put every process"):
+        devices.resolve_device("cuda:1", ThirdOfFour())
+    # A CPU run on a GPU machine: NCCL cannot reduce CPU tensors.
+    assert [backend_for(d) for d in ("cpu", "auto", "cuda", "cuda:0")] == ["gloo"] + ["nccl"] * 3
+    _pretend(monkeypatch, cuda=False, mps=True)
+    assert backend_for("auto") == "gloo"
+
+
 def test_asking_for_mps_where_there_is_none_names_the_device(monkeypatch):
     _pretend(monkeypatch, cuda=False, mps=False)
     with pytest.raises(ConfigError, match="'mps'.*no Apple GPU"):
