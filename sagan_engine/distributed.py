@@ -80,6 +80,14 @@ class DistributedContext:
         torch_dist.all_reduce(value, op=torch_dist.ReduceOp.MAX)
         return bool(value.item())
 
+    def average(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` averaged over the ranks (every rank gets the average)."""
+        if self.world_size == 1:
+            return tensor
+        total = tensor.detach().clone()
+        torch_dist.all_reduce(total)
+        return total / self.world_size
+
     def all_gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
         """``tensor`` of every rank (same shape everywhere), on the CPU, in rank order."""
         if self.world_size == 1:

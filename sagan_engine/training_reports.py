@@ -22,8 +22,11 @@ class TrainingReports:
     def _emit_stats(
         self, accumulated: torch.Tensor, count: int, window_s: float, elapsed_s: float
     ) -> None:
-        # The only host-device sync of the loop: once every log_every steps.
-        loss_d, d_real, d_fake, loss_g = (accumulated / max(count, 1)).tolist()
+        # The only host-device sync of the loop: once every log_every steps. Under torchrun
+        # the figures are of the global batch (every rank's mean), not of rank 0's share; and
+        # every rank sees the same, so a NaN stops them all, not rank 0 alone.
+        means = self.dist.average(accumulated / max(count, 1))
+        loss_d, d_real, d_fake, loss_g = means.tolist()
         if not all(math.isfinite(v) for v in (loss_d, d_real, d_fake, loss_g)):
             raise TrainingError(
                 f"the losses became NaN or infinite near step {self.step} "

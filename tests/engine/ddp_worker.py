@@ -111,6 +111,14 @@ def main() -> int:
         return append_metrics(self, *args, **kwargs)
 
     Trainer._append_metrics = counting_metrics
+    local_means: list[list[float]] = []  # this rank's own losses and D outputs per log line
+    emit_stats = Trainer._emit_stats
+
+    def recording_stats(self, accumulated, count, *args):
+        local_means.append((accumulated / max(count, 1)).tolist())
+        return emit_stats(self, accumulated, count, *args)
+
+    Trainer._emit_stats = recording_stats
 
     batch_norm_error = synchronised_batch_norm_error(context)
     events: list[str] = []
@@ -134,6 +142,7 @@ def main() -> int:
         "shard_size": len(shard),
         "shard_digest": hashlib.sha256(shard.tobytes()).hexdigest(),
         "written": written,
+        "local_means": local_means,
         "events": events,
     }
     (out_dir / f"rank{context.rank}.json").write_text(json.dumps(result), encoding="utf-8")

@@ -135,6 +135,21 @@ def test_only_rank_zero_writes_files_and_one_checkpoint_exists(two_rank_run):
     assert not [p for p in run_dir.rglob("*.tmp")]
 
 
+def test_logged_losses_are_of_the_global_batch_not_rank_zero_alone(two_rank_run):
+    import csv
+
+    run_dir, (rank0, rank1) = two_rank_run
+    with open(RunFolder(run_dir).metrics_path, newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["loss_d"]]
+    assert len(rows) == len(rank0["local_means"]) == len(rank1["local_means"]) == STEPS
+    columns = ("loss_d", "d_real", "d_fake", "loss_g")  # the order the trainer sums them in
+    for row, mine, theirs in zip(rows, rank0["local_means"], rank1["local_means"], strict=True):
+        logged = [float(row[c]) for c in columns]
+        average = [(a + b) / 2 for a, b in zip(mine, theirs, strict=True)]
+        assert logged == pytest.approx(average, rel=1e-5, abs=1e-6)
+    assert rank0["local_means"] != rank1["local_means"]  # each rank its own shard
+
+
 def test_a_two_process_run_resumes_in_one_process(two_rank_run):
     run_dir, _ = two_rank_run
     events = []
