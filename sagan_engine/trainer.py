@@ -284,7 +284,10 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
         if self.choices.auto:  # what "auto" became on this machine
             self._emit(Log(self.choices.describe()))
         self._emit(StateChanged("running"))
-        self._emit_samples()
+        # A resumed run's grid of this step, and its attention row, are in the run folder
+        # already: shown again, not written twice.
+        resumed_grid = bool(self._resume_from) and self.run_folder.sample_path(self.step).exists()
+        self._emit_samples(record=not resumed_grid)
         self._write_snapshot()
         self._evaluator = quality_eval.attach(self)  # None when train.eval_every is 0
         accumulated = torch.zeros(4, device=self.device)

@@ -57,7 +57,9 @@ class TrainingReports:
         self._emit(stats)
 
     @torch.no_grad()
-    def _emit_samples(self) -> None:
+    def _emit_samples(self, record: bool = True) -> None:
+        """The grid of the fixed latents and its attention statistics, to listeners and,
+        when ``record``, to the run folder (its PNG and a metrics.csv row)."""
         self._measure_ema_statistics()  # on every process, so their G_ema stay equal
         if not self.dist.is_main:
             return
@@ -77,7 +79,9 @@ class TrainingReports:
             self.sample_z.numpy().copy(),
             None if self.sample_y is None else self.sample_y.numpy().copy(),
         )
-        Image.fromarray(make_grid(images)).save(self.run_folder.sample_path(self.step))
+        if record:
+            Image.fromarray(make_grid(images)).save(self.run_folder.sample_path(self.step))
         self._emit(event)
-        self._append_metrics(attention=[attention])
+        if record:
+            self._append_metrics(attention=[attention])
         self._emit(attention)

@@ -62,6 +62,22 @@ def test_a_resumed_run_keeps_the_header_of_its_file(tmp_path):
     assert all(len(row) == len(old_header) for row in rows)
 
 
+def test_a_resumed_run_shows_its_grid_again_without_writing_it_twice(tmp_path):
+    """Resumed at step 6, the grid of step 6 is sent to listeners (the window shows it) but
+    its PNG and attention row stay the ones written before: one row per sample step."""
+    run = tmp_path / "run"
+    Trainer(tiny_config(), synthetic_dataset(), run).run()
+    grid = (run / "samples" / "step_000006.png").read_bytes()
+    events = []
+    config = tiny_config(steps=9)
+    Trainer(config, synthetic_dataset(), run, resume=True, listeners=[events.append]).run()
+    assert [e.step for e in events if isinstance(e, AttentionStats)] == [6, 9]
+    assert (run / "samples" / "step_000006.png").read_bytes() == grid
+    with open(run / "metrics.csv", newline="") as handle:
+        steps = [int(r["step"]) for r in csv.DictReader(handle) if r[COLUMNS[1]] != ""]
+    assert steps == [0, 3, 6, 9]
+
+
 def _step_stats(step: int) -> StepStats:
     return StepStats(step, 1.0, 2.0, 0.5, -0.5, {"G attention 8x8": 0.1}, 10.0, 0.1, step, 1.0)
 
