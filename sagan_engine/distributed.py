@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as torch_dist
 from torch import nn
+
+from .errors import DataError
 
 
 @dataclass
@@ -79,6 +82,29 @@ class DistributedContext:
             value = value.cuda()
         torch_dist.all_reduce(value, op=torch_dist.ReduceOp.MAX)
         return bool(value.item())
+
+    def check_same(self, what: str, facts: dict, where: str = "") -> None:
+        """Raise :class:`DataError` on every rank when the ranks disagree on ``facts`` (e.g.
+        how many images of which classes each one loaded): a run whose machines hold other
+        copies of the data would train on it silently, or fail in DDP with a message about
+        parameter sizes."""
+        if self.world_size == 1:
+            return
+        gathered: list = [None] * self.world_size
+        torch_dist.all_gather_object(gathered, (socket.gethostname(), facts))
+        host0, first = gathered[0]
+        for rank, (host, other) in enumerate(gathered[1:], start=1):
+            if other != first:
+                differs = "; ".join(
+                    f"{key} {first.get(key)} on rank 0 ({host0}), {other.get(key)} on rank "
+                    f"{rank} ({host})"
+                    for key in first
+                    if first.get(key) != other.get(key)
+                )
+                raise DataError(
+                    f"the processes of this run do not see the same {what}{where}: {differs}; "
+                    "give every machine the same copy"
+                )
 
     def average(self, tensor: torch.Tensor) -> torch.Tensor:
         """``tensor`` averaged over the ranks (every rank gets the average)."""

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import machine_choices
@@ -166,6 +167,18 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
 
     def _build(self) -> None:
         self.device = resolve_device(self.config.train.device, self.dist)
+        dataset = self.dataset
+        self.dist.check_same(  # the first collective: the device of each rank is set
+            "training data",
+            {
+                "images": len(dataset),
+                "classes": list(dataset.class_names),
+                "images per class": np.bincount(np.asarray(dataset.labels)).tolist()
+                if dataset.class_names
+                else None,
+            },
+            f" ({dataset.source})" if dataset.source else "",
+        )
         # "auto" precision, channels_last, compile, threads: timed once per machine, cached.
         self.config, self.choices = machine_choices.settle(
             self.config, self.device, lambda line: self._emit(Log(line)), self.dist.world_size == 1

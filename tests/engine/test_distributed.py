@@ -43,7 +43,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _launch(run_dir: Path, out_dir: Path, steps: int) -> list[subprocess.CompletedProcess]:
+def _launch(
+    run_dir: Path, out_dir: Path, steps: int, *options: str
+) -> list[subprocess.CompletedProcess]:
     """Start WORLD ranks with torchrun's environment variables and wait for all of them."""
     port = _free_port()
     procs = []
@@ -61,7 +63,7 @@ def _launch(run_dir: Path, out_dir: Path, steps: int) -> list[subprocess.Complet
         )
         if sys.platform.startswith("linux"):
             env.setdefault("GLOO_SOCKET_IFNAME", "lo")  # never wander onto another network
-        command = [sys.executable, str(WORKER), str(run_dir), str(out_dir), str(steps)]
+        command = [sys.executable, str(WORKER), str(run_dir), str(out_dir), str(steps), *options]
         procs.append(
             subprocess.Popen(
                 command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -148,6 +150,20 @@ def test_logged_losses_are_of_the_global_batch_not_rank_zero_alone(two_rank_run)
         average = [(a + b) / 2 for a, b in zip(mine, theirs, strict=True)]
         assert logged == pytest.approx(average, rel=1e-5, abs=1e-6)
     assert rank0["local_means"] != rank1["local_means"]  # each rank its own shard
+
+
+def test_ranks_that_loaded_other_data_stop_naming_what_differs(tmp_path):
+    """Two machines with other copies of the folder: every rank stops before training with a
+    message that says what differs where, not a DDP error about parameter sizes (or, with the
+    same classes, a run that trains on mismatched data without a word)."""
+    (tmp_path / "out").mkdir()
+    results = _launch(tmp_path / "run", tmp_path / "out", STEPS, "other-data")
+    for result in results:
+        assert result.returncode != 0
+        assert "do not see the same training data (synthetic)" in result.stdout, result.stdout
+        assert f"images {NUM_IMAGES} on rank 0" in result.stdout
+        assert f"{NUM_IMAGES - 4} on rank 1" in result.stdout
+    assert not (tmp_path / "run" / "checkpoints").exists()
 
 
 def test_a_two_process_run_resumes_in_one_process(two_rank_run):
