@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,12 +41,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except SaganError as err:
+    except (SaganError, ValueError) as err:  # ValueError: bad query pixel, class out of range...
         print(f"error: {err}", file=sys.stderr)
+        _tell_torchrun(err)
         return 2
-    except ValueError as err:  # bad query pixel, class out of range...
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+
+
+def _tell_torchrun(err: Exception) -> None:
+    """Under torchrun, put the error in the file its failure summary reads: without it the
+    summary says "error_file: <N/A>" and a surviving rank's lost connection looks like the
+    cause."""
+    if not os.environ.get("TORCHELASTIC_ERROR_FILE"):
+        return
+    from torch.distributed.elastic.multiprocessing.errors import ErrorHandler
+
+    try:
+        ErrorHandler().record_exception(err)
+    except OSError:
+        pass  # the error line above is still there
 
 
 def _parser() -> argparse.ArgumentParser:

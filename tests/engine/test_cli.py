@@ -166,6 +166,17 @@ def test_options_that_would_be_ignored_are_refused(demo_run, capsys, extra, mess
     assert message in capsys.readouterr().err
 
 
+def test_under_torchrun_an_error_goes_to_its_error_file(tmp_path, monkeypatch, capsys):
+    import json
+
+    error_file = tmp_path / "error.json"
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(error_file))
+    assert main(["train", "--resume", str(tmp_path / "gone")]) == 2
+    assert "gone: no such run folder" in capsys.readouterr().err
+    message = json.loads(error_file.read_text())["message"]["message"]
+    assert "gone: no such run folder" in message
+
+
 def test_resuming_a_run_without_checkpoints_changes_nothing_in_it(demo_run, tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
