@@ -352,9 +352,18 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
         self._emit(finished)
         return finished
 
+    def _stop_agreed(self) -> bool:
+        """Whether to stop before the next step. Several processes must stop at one step:
+        they agree with an all-reduce, which waits for the device, so only every
+        ``log_every`` steps, where the loop reads the losses back anyway (a stop under
+        torchrun waits for the next of those steps); one process stops at once."""
+        if self.dist.world_size > 1 and self.step % self.config.train.log_every != 0:
+            return False
+        return self.dist.agree(self._stop_requested)
+
     def _wait_if_paused(self) -> bool:
         """Blocks while paused; returns True when a stop was requested."""
-        stop = self.dist.agree(self._stop_requested)
+        stop = self._stop_agreed()
         if stop:
             self._emit(StateChanged("stopping"))
             return True

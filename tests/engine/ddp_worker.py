@@ -124,8 +124,20 @@ def main() -> int:
     events: list[str] = []
     # "other-data": rank 1's machine holds another copy of the folder, 4 images short.
     short = sys.argv[4:] == ["other-data"] and context.rank == 1
+    config = run_config(steps)
+    if sys.argv[4:] == ["stop-after-3"]:  # rank 0 asks to stop after step 3 (Ctrl-C)
+        config = config.replace(train={"log_every": 2})
+        train_step = Trainer._train_step
+
+        def stopping_step(self):
+            losses = train_step(self)
+            if self.step == 3 and context.rank == 0:
+                self.stop()
+            return losses
+
+        Trainer._train_step = stopping_step
     trainer = Trainer(
-        run_config(steps),
+        config,
         synthetic_dataset(NUM_IMAGES - 4 if short else NUM_IMAGES),
         run_dir,
         listeners=[lambda event: events.append(type(event).__name__)],
@@ -136,6 +148,7 @@ def main() -> int:
     result = {
         "rank": context.rank,
         "step": finished.step,
+        "reason": finished.reason,
         "G": digest(trainer.G),
         "G_ema": digest(trainer.G_ema),
         "D": digest(trainer.D),

@@ -166,6 +166,21 @@ def test_ranks_that_loaded_other_data_stop_naming_what_differs(tmp_path):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+def test_a_stop_on_rank_zero_stops_every_rank_at_the_next_logged_step(tmp_path):
+    """Ranks agree on a stop with an all-reduce that waits for the device: only at logged
+    steps (every 2 here), not after every step, and all of them at the same one."""
+    out = tmp_path / "out"
+    out.mkdir()
+    results = _launch(tmp_path / "run", out, 8, "stop-after-3")
+    for rank, result in enumerate(results):
+        assert result.returncode == 0, f"rank {rank} failed:\n{result.stdout[-3000:]}"
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(WORLD)]
+    assert [(r["step"], r["reason"]) for r in ranks] == [(4, "stopped")] * WORLD
+    assert ranks[0]["G"] == ranks[1]["G"]
+    checkpoints = RunFolder(tmp_path / "run").checkpoints()
+    assert [p.name for p in checkpoints] == ["step_000004.safetensors"]
+
+
 def test_a_two_process_run_resumes_in_one_process(two_rank_run):
     run_dir, _ = two_rank_run
     events = []
