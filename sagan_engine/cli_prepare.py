@@ -78,6 +78,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=progress,
             on_estimate=on_estimate,
+            note=lambda text: print(text, file=sys.stderr, flush=True) if show else None,
         )
     except KeyboardInterrupt:
         if tty and show:

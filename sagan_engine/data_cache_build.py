@@ -45,6 +45,7 @@ from .data_cache_cost import (  # noqa: F401 - DISK_RESERVE_BYTES and the rest: 
     format_duration,
     free_bytes,
 )
+from .data_cache_lock import BuildLock, host_and_process, wait_for_lock
 from .data_decode import MIN_IMAGE_SIDE, ImageSkip, decode_image
 from .data_scan import (
     FolderScan,
@@ -132,6 +133,7 @@ def build_cache(
     on_estimate: Callable[[CacheEstimate], None] | None = None,
     shard_images: int | None = None,
     scan: FolderScan | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> ImageDataset:
     """Decode ``folder`` at ``resolution`` into a shard cache and return it opened.
 
@@ -143,7 +145,9 @@ def build_cache(
     the files of shards kept from an earlier, stopped build. ``workers`` decoding processes
     (default: one per core; 1: decode in this process). ``should_stop()`` returning true
     raises :class:`LoadStopped`; finished shards stay, and the next build resumes. ``scan``:
-    the folder's :func:`scan_folder` when the caller has it already.
+    the folder's :func:`scan_folder` when the caller has it already. While another process
+    builds the same cache (:mod:`sagan_engine.data_cache_lock`), this one waits (``note``
+    hears for whom) and opens what it built.
     """
     if resolution < MIN_IMAGE_SIDE:
         raise ValueError(f"resolution must be at least {MIN_IMAGE_SIDE}, got {resolution}")
@@ -160,6 +164,43 @@ def build_cache(
         return open_cache(target)
     if out is not None:  # a folder the user named; the default ones are ours to rebuild
         _check_user_cache_folder(target, manifest, plan)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # where the build lock goes
+    except OSError as err:
+        raise _unwritable(target, err) from None
+    lock = BuildLock(target)
+    finished = wait_for_lock(lock, lambda: _finished_cache(plan), should_stop, note)
+    if finished is not None:  # another process (or machine) built it meanwhile
+        return finished
+    try:
+        return _finished_cache(plan) or _build(
+            plan, workers, progress, should_stop, on_estimate, lock
+        )
+    finally:
+        lock.release()
+
+
+def _finished_cache(plan: _Plan) -> ImageDataset | None:
+    manifest = _read_manifest(plan.out)
+    return open_cache(plan.out) if manifest and manifest.get("key") == plan.key else None
+
+
+def _unwritable(target: Path, err: OSError) -> DataError:
+    return DataError(
+        f"{_display(target)}: cannot write the decoded cache there ({err.strerror or err})"
+    )
+
+
+def _build(
+    plan: _Plan,
+    workers: int | None,
+    progress: Callable[[int, int], None] | None,
+    should_stop: Callable[[], bool] | None,
+    on_estimate: Callable[[CacheEstimate], None] | None,
+    lock: BuildLock,
+) -> ImageDataset:
+    """Decode the shards not finished yet (holding ``lock``), then write the manifest."""
+    target, total = plan.out, len(plan.scan.files)
     todo = [s for s in range(len(plan.ranges)) if not plan.is_done(s)]
     if workers is None:
         # Starting a process costs about as much as decoding a thousand small files.
@@ -174,15 +215,13 @@ def build_cache(
         target.mkdir(parents=True, exist_ok=True)
         (target / MANIFEST).unlink(missing_ok=True)  # stale: made from other files
     except OSError as err:
-        raise DataError(
-            f"{_display(target)}: cannot write the decoded cache there ({err.strerror or err})"
-        ) from None
+        raise _unwritable(target, err) from None
     _remove_foreign_shards(plan)
-    total = len(scan.files)
     report = _ProgressReporter(progress)
     done = total - estimate.files_to_decode
     report(done, total, force=True)
     for finished in _decode_shards(plan, todo, workers, should_stop):
+        lock.touch()
         done += finished
         report(done, total)
     report(total, total, force=True)
@@ -326,7 +365,8 @@ def _ignore_interrupts() -> None:
 
 
 def _write_atomically(path: Path, write: Callable[[object], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Host and process: two machines building on a shared disk can have the same pid.
+    tmp = path.with_name(f".{path.name}.{host_and_process()}.tmp")
     try:
         with open(tmp, "wb") as handle:
             write(handle)

@@ -105,6 +105,7 @@ def load_training_data(
         should_stop=should_stop,
         on_estimate=on_estimate,
         scan=scan,
+        note=note,
     )
 
 

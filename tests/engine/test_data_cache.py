@@ -6,7 +6,10 @@ disk too small."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,7 @@ from sagan_engine.config import DataConfig
 from sagan_engine.data import load_image_folder
 from sagan_engine.data_cache import DiskArray, is_cache_folder, open_cache
 from sagan_engine.data_cache_build import CacheSpaceError, build_cache
-from sagan_engine.data_scan import LoadStopped
+from sagan_engine.data_scan import LoadStopped, scan_folder
 from sagan_engine.errors import DataError
 
 RES = 16
@@ -268,3 +271,50 @@ def test_a_folder_and_a_link_to_it_share_one_cache(folder, tmp_path):
     link = tmp_path / "link"
     link.symlink_to(folder, target_is_directory=True)
     assert data_cache.cache_folder_for(link, RES) == data_cache.cache_folder_for(folder, RES)
+
+
+def test_a_build_waits_for_another_building_the_same_cache_then_opens_it(
+    folder, tmp_path, monkeypatch
+):
+    """Two machines of a run on shared storage (or a second `prepare`) building one cache:
+    the second waits while the first holds the lock, then opens what it built: the folder
+    is decoded once, and nobody replaces shards under the other's readers."""
+    from sagan_engine import data_cache_lock
+
+    monkeypatch.setattr(data_cache_lock, "POLL_S", 0.05)
+    out = tmp_path / "c"
+    lock = tmp_path / ".c.building"
+    lock.write_text("otherhost 4242\n")  # the other machine's build, running
+    notes, results = [], []
+
+    def build() -> None:
+        results.append(build_cache(folder, RES, out=out, workers=1, note=notes.append))
+
+    waiting = threading.Thread(target=build)
+    waiting.start()
+    time.sleep(0.5)
+    assert waiting.is_alive() and not out.exists()
+    assert notes == ["waiting for process 4242 on otherhost to finish building this decoded cache"]
+    decoded = counting_decoder(monkeypatch)
+    lock.unlink()  # "the other machine" builds it now, under our own lock
+    assert data_cache_lock.BuildLock(out).try_acquire()
+    built = data_cache_build._build(
+        data_cache_build._plan(scan_folder(folder), RES, out), 1, None, None, None,
+        data_cache_lock.BuildLock(out),
+    )  # fmt: skip
+    lock.unlink()
+    waiting.join(30)
+    (opened,) = results
+    assert np.array_equal(opened.images[0 : len(opened)], built.images[0 : len(built)])
+    assert len(decoded) == 91  # once, by "the other machine"
+
+
+def test_a_lock_left_by_a_killed_build_is_taken_over(folder, tmp_path):
+    from sagan_engine import data_cache_lock
+
+    lock = tmp_path / ".c.building"
+    lock.write_text("gonehost 1\n")
+    old = time.time() - data_cache_lock.STALE_S - 60
+    os.utime(lock, (old, old))
+    dataset = build_cache(folder, RES, out=tmp_path / "c", workers=1)
+    assert len(dataset) == 90 and not lock.exists()  # built, and the lock released

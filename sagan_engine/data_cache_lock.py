@@ -1,0 +1,108 @@
+"""One builder per decoded-cache folder, across the processes and machines that share its disk.
+
+Two builds of one cache (the first process of each machine of a multi-node run on shared
+storage, or a second ``prepare`` in another terminal) would each decode the whole folder and
+replace each other's shard files under the processes already reading them. So a build first
+takes the folder's lock: a file beside the cache folder, created with ``O_EXCL`` (atomic also
+on NFS v3 and later), naming its host and process, touched as the build goes. Another build
+of the same cache waits while the lock is fresh and opens the cache when the holder has
+finished it; a lock nobody touched for :data:`STALE_S` seconds (its holder was killed) is
+taken over, and the new holder keeps the finished shards. Never imports Qt or torch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+STALE_S = 600.0  # no shard chunk takes this long to decode: its holder is gone
+POLL_S = 1.0
+
+
+def host_and_process() -> str:
+    """``host.pid``, for names two machines sharing a disk must not both write."""
+    host = re.sub(r"[^A-Za-z0-9_-]+", "_", socket.gethostname())[:40] or "host"
+    return f"{host}.{os.getpid()}"
+
+
+class BuildLock:
+    """The lock of the cache folder ``target`` (``.<name>.building`` beside it)."""
+
+    def __init__(self, target: Path) -> None:
+        self.path = target.parent / f".{target.name}.building"
+        self.held = False
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free or stale; False while another build holds it."""
+        for _ in range(2):  # a stale lock is removed, then taken like a free one
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not self.is_stale():
+                    return False
+                self.path.unlink(missing_ok=True)
+                continue
+            except OSError:
+                # No lock can be made beside the cache (a folder the user may write in, under
+                # one they may not): build without it, as before there was one.
+                return True
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(f"{socket.gethostname()} {os.getpid()}\n")
+            self.held = True
+            return True
+        return False
+
+    def is_stale(self) -> bool:
+        try:
+            return time.time() - self.path.stat().st_mtime > STALE_S
+        except FileNotFoundError:
+            return False
+
+    def holder(self) -> str:
+        """Who holds the lock, in words."""
+        try:
+            host, pid = self.path.read_text(encoding="utf-8").split()[:2]
+        except (OSError, ValueError):
+            return "another process"
+        return f"process {pid} on {host}"
+
+    def touch(self) -> None:
+        """Still building: keeps the lock from looking stale."""
+        if self.held:
+            try:
+                os.utime(self.path)
+            except OSError:
+                pass  # removed by hand: the build goes on
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def wait_for_lock(
+    lock: BuildLock,
+    finished: Callable[[], object | None],
+    should_stop: Callable[[], bool] | None,
+    note: Callable[[str], None] | None,
+) -> object | None:
+    """Take ``lock``, waiting while another build holds it. Returns None once it is ours, or
+    what ``finished()`` returns when it is not None (the other build finished the cache)."""
+    from .data_scan import LoadStopped
+
+    told = False
+    while not lock.try_acquire():
+        done = finished()
+        if done is not None:
+            return done
+        if not told and note is not None:
+            note(f"waiting for {lock.holder()} to finish building this decoded cache")
+            told = True
+        if should_stop is not None and should_stop():
+            raise LoadStopped()
+        time.sleep(POLL_S)
+    return None
