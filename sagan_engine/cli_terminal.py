@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from .data_cache_cost import RateMeter
+from .data_cache_cost import RateMeter, format_duration
 from .events import CheckpointSaved, Event, Log, StepStats, TrainingFinished, TrainingStarted
 
 # The signals that stop a run gracefully; SIGHUP does not exist on Windows.
@@ -103,7 +103,7 @@ class ProgressLine:
         filled = int(width * s.step / max(self.total, 1))
         text = (
             f"[{'#' * filled}{'.' * (width - filled)}] {s.step}/{self.total} "
-            f"{s.images_per_s:.0f} img/s ETA {_duration(s.eta_s)} "
+            f"{s.images_per_s:.0f} img/s ETA {format_duration(s.eta_s)} "
             f"loss_D {s.loss_d:.3f} loss_G {s.loss_g:.3f}"
         )
         now = time.monotonic()
@@ -116,9 +116,3 @@ class ProgressLine:
                 f"step {s.step}: loss_D {s.loss_d:.4f} loss_G {s.loss_g:.4f} "
                 f"D(x) {s.d_real:.3f} D(G(z)) {s.d_fake:.3f} {s.images_per_s:.1f} img/s"
             )
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
