@@ -97,7 +97,8 @@ class CurvesView(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.15)
             step_axis(plot)
             plot.setLabel("left", unit)
-            add_legend(plot, (-8, 8))
+            if len(columns) != 1:  # a lone curve is named by its plot's title and axis
+                add_legend(plot, (-8, 8))
             plot.setMenuEnabled(False)
             plot.getAxis("left").enableAutoSIPrefix(False)
             if self.plots:

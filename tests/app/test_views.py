@@ -123,6 +123,10 @@ def test_curves_are_built_for_long_runs(qtbot):
             assert item.opts["downsampleMethod"] == "peak"
     steps, values = view.curve_data("G attention 16x16")
     assert len(steps) == n and values[-1] == pytest.approx(0.2, rel=0.05)
+    # Legends name the curves of plots with several; the lone speed curve has none over it.
+    legends = [plot.legend for plot in view.plots]
+    assert [legend is not None for legend in legends] == [True, True, True, False]
+    assert [label.text for _, label in legends[2].items] == ["G 16x16"]
     view.clear()
     assert len(view.history) == 0 and len(view.curve_data("loss_d")[0]) == 0
     assert not view.empty_note.isHidden()
