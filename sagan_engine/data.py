@@ -40,6 +40,7 @@ import platformdirs
 
 # Scanning and decoding live in their own modules; their public names are re-exported here,
 # so ``from sagan_engine.data import scan_folder, decode_image`` keeps working.
+from .data_cache_lock import BuildLock, wait_for_lock
 from .data_decode import MIN_IMAGE_SIDE, ImageSkip, decode_image
 from .data_scan import (
     IMAGE_EXTENSIONS,
@@ -137,26 +138,34 @@ def load_image_folder(
     shown = _display(folder)
     scan = scan_folder(folder, should_stop=should_stop, classes=classes)
     total = len(scan.files)
-    report = _ProgressReporter(progress)
+    lock: BuildLock | None = None
+
+    def progress_of_the_holder(done: int, total: int) -> None:
+        if lock is not None:
+            lock.touch()  # still decoding: others keep waiting
+        if progress is not None:
+            progress(done, total)
+
+    report = _ProgressReporter(progress_of_the_holder)
     report(0, total, force=True)
 
     cache = _DecodeCache.open(cache_dir, scan, resolution)
     cached = cache.read(total, resolution) if cache else None
-    if cached is not None:
-        images, ok, decode_skips = cached
-    else:
-        images = np.empty((total, resolution, resolution, 3), dtype=np.uint8)
-        reasons = _decode_all(scan.files, images, resolution, workers, should_stop, report)
-        ok = np.array([r is None for r in reasons], dtype=bool)
-        if not ok.all():
-            images = images[ok]  # also drops the never-written slots of skipped files
-        decode_skips = [
-            SkippedFile(_display(f.relative_to(scan.root)), r)
-            for f, r in zip(scan.files, reasons, strict=True)
-            if r is not None
-        ]
-        if ok.any() and cache and not any(s.reason in _TRANSIENT_REASONS for s in decode_skips):
-            cache.write(images, ok, decode_skips)
+    if cached is None and cache is not None:
+        # Processes loading this folder at once (the ranks of a torchrun on one machine,
+        # two windows): one decodes it, the others wait and read what it cached.
+        lock = cache.lock()
+        cached = wait_for_lock(lock, lambda: cache.read(total, resolution), should_stop, None)
+        cached = cached or cache.read(total, resolution)  # cached just before we took it
+    try:
+        if cached is not None:
+            images, ok, decode_skips = cached
+        else:
+            images, ok, decode_skips = _decode_and_cache(scan, resolution, workers, should_stop,
+                                                         report, cache)  # fmt: skip
+    finally:
+        if lock is not None:
+            lock.release()
     report(total, total, force=True)
 
     if not ok.any():
@@ -172,6 +181,31 @@ def load_image_folder(
         source=_display(scan.root),
         class_reason=scan.class_reason,
     )
+
+
+def _decode_and_cache(
+    scan: FolderScan,
+    resolution: int,
+    workers: int | None,
+    should_stop: Callable[[], bool] | None,
+    report: _ProgressReporter,
+    cache: _DecodeCache | None,
+) -> tuple[np.ndarray, np.ndarray, list[SkippedFile]]:
+    """Decode every file of ``scan``: (used images, used mask, skips), saved in ``cache``."""
+    total = len(scan.files)
+    images = np.empty((total, resolution, resolution, 3), dtype=np.uint8)
+    reasons = _decode_all(scan.files, images, resolution, workers, should_stop, report)
+    ok = np.array([r is None for r in reasons], dtype=bool)
+    if not ok.all():
+        images = images[ok]  # also drops the never-written slots of skipped files
+    decode_skips = [
+        SkippedFile(_display(f.relative_to(scan.root)), r)
+        for f, r in zip(scan.files, reasons, strict=True)
+        if r is not None
+    ]
+    if ok.any() and cache and not any(s.reason in _TRANSIENT_REASONS for s in decode_skips):
+        cache.write(images, ok, decode_skips)
+    return images, ok, decode_skips
 
 
 def _decode_all(
@@ -264,6 +298,14 @@ class _DecodeCache:
             rel = os.fsencode(file.relative_to(scan.root))
             digest.update(rel + f"\0{file_stamp(file)}|{label}\n".encode())
         return cls(base / f"{stem}-{where}-{resolution}px.npz", digest.hexdigest())
+
+    def lock(self) -> BuildLock:
+        """The lock one process decoding this folder holds (beside the ``.npz``)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # then no lock, and no cache either: each process decodes, as before
+        return BuildLock(self.path)
 
     def read(
         self, total: int, resolution: int

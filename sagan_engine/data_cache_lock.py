@@ -1,13 +1,15 @@
-"""One builder per decoded-cache folder, across the processes and machines that share its disk.
+"""One builder per decoded cache, across the processes and machines that share its disk.
 
-Two builds of one cache (the first process of each machine of a multi-node run on shared
-storage, or a second ``prepare`` in another terminal) would each decode the whole folder and
-replace each other's shard files under the processes already reading them. So a build first
-takes the folder's lock: a file beside the cache folder, created with ``O_EXCL`` (atomic also
-on NFS v3 and later), naming its host and process, touched as the build goes. Another build
-of the same cache waits while the lock is fresh and opens the cache when the holder has
-finished it; a lock nobody touched for :data:`STALE_S` seconds (its holder was killed) is
-taken over, and the new holder keeps the finished shards. Never imports Qt or torch.
+Two builds of one shard cache (the first process of each machine of a multi-node run on
+shared storage, or a second ``prepare`` in another terminal) would each decode the whole
+folder and replace each other's shard files under the processes already reading them; every
+rank of a torchrun would decode a folder loaded into memory and write the same ``.npz``. So a
+build first takes the cache's lock: a file beside the cache folder or ``.npz``, created with
+``O_EXCL`` (atomic also on NFS v3 and later), naming its host and process, touched as the
+build goes. Another build of the same cache waits while the lock is fresh and opens the
+cache when the holder has finished it; a lock nobody touched for :data:`STALE_S` seconds
+(its holder was killed) is taken over, and the new holder keeps the finished shards. Never
+imports Qt or torch.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def host_and_process() -> str:
 
 
 class BuildLock:
-    """The lock of the cache folder ``target`` (``.<name>.building`` beside it)."""
+    """The lock of the cache ``target``, a folder or a file (``.<name>.building`` beside it)."""
 
     def __init__(self, target: Path) -> None:
         self.path = target.parent / f".{target.name}.building"

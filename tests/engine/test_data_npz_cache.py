@@ -5,6 +5,7 @@ rebuilt, an unwritable one is no error, and it lives in the user cache folder.""
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -105,3 +106,37 @@ def test_no_cache_writes_nothing(tmp_path, monkeypatch):
     write_images(tmp_path / "set", ["1.png"])
     load_image_folder(tmp_path / "set", RES, cache_dir=None)
     assert not (tmp_path / "xdg").exists()
+
+
+def test_processes_loading_one_folder_at_once_decode_it_once(tmp_path, monkeypatch):
+    """The ranks of a torchrun (or two windows) loading one folder into memory: one decodes
+    it and caches it, the others wait for that and read it (each rank decoded it all)."""
+    from sagan_engine import data_cache_lock
+
+    monkeypatch.setattr(data_cache_lock, "POLL_S", 0.02)
+    folder = tmp_path / "set"
+    write_images(folder, [f"{i}.png" for i in range(12)], GREEN)
+    decoded, gate = [], threading.Event()
+    real = data.decode_image
+
+    def slow_decode(path, resolution):
+        gate.wait(10)  # every loader has started before the first file is decoded
+        decoded.append(path)
+        return real(path, resolution)
+
+    monkeypatch.setattr(data, "decode_image", slow_decode)
+    loads = []
+
+    def load() -> None:
+        loads.append(load_image_folder(folder, RES, cache_dir=tmp_path / "cache", workers=1))
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    gate.set()
+    for thread in threads:
+        thread.join(30)
+    assert len(loads) == 3 and len(decoded) == 12
+    for other in loads[1:]:
+        np.testing.assert_array_equal(other.images, loads[0].images)
+    assert not list((tmp_path / "cache").glob(".*building"))  # released
