@@ -120,6 +120,7 @@ def load_image_folder(
     cache_dir: str | os.PathLike | None = "default",
     workers: int | None = None,
     classes: str = "auto",
+    note: Callable[[str], None] | None = None,
 ) -> ImageDataset:
     """Scan ``folder``, decode every image at ``resolution`` and return the dataset.
 
@@ -129,7 +130,8 @@ def load_image_folder(
     None: no cache); the cache is keyed on the folder, the resolution and every file's
     relative path, size and modification time, so any change rebuilds it. ``workers`` is
     the number of decoding threads (None: one per CPU core, at most 8; 1: no threads).
-    ``classes`` is the ``data.classes`` setting ("auto" or "none").
+    ``classes`` is the ``data.classes`` setting ("auto" or "none"). While another process
+    decodes the same folder into the cache, this one waits for it (``note`` hears for whom).
 
     Raises :class:`DataError` naming the folder when no image can be used.
     """
@@ -155,7 +157,7 @@ def load_image_folder(
         # Processes loading this folder at once (the ranks of a torchrun on one machine,
         # two windows): one decodes it, the others wait and read what it cached.
         lock = cache.lock()
-        cached = wait_for_lock(lock, lambda: cache.read(total, resolution), should_stop, None)
+        cached = wait_for_lock(lock, lambda: cache.read(total, resolution), should_stop, note)
         cached = cached or cache.read(total, resolution)  # cached just before we took it
     try:
         if cached is not None:

@@ -7,9 +7,9 @@ rank of a torchrun would decode a folder loaded into memory and write the same `
 build first takes the cache's lock: a file beside the cache folder or ``.npz``, created with
 ``O_EXCL`` (atomic also on NFS v3 and later), naming its host and process, touched as the
 build goes. Another build of the same cache waits while the lock is fresh and opens the
-cache when the holder has finished it; a lock nobody touched for :data:`STALE_S` seconds
-(its holder was killed) is taken over, and the new holder keeps the finished shards. Never
-imports Qt or torch.
+cache when the holder has finished it. A lock whose process is gone (on this machine), or
+that nobody touched for :data:`STALE_S` seconds (another machine's), is taken over, and the
+new holder keeps the finished shards. Never imports Qt or torch.
 """
 
 from __future__ import annotations
@@ -59,10 +59,18 @@ class BuildLock:
         return False
 
     def is_stale(self) -> bool:
+        """Its holder is gone: a process of this machine that no longer runs, or a lock
+        nobody touched for :data:`STALE_S` seconds (another machine's, killed)."""
         try:
-            return time.time() - self.path.stat().st_mtime > STALE_S
+            age = time.time() - self.path.stat().st_mtime
+            host, pid = self.path.read_text(encoding="utf-8").split()[:2]
         except FileNotFoundError:
             return False
+        except (OSError, ValueError):  # half written, or not ours: judged by its age
+            return age > STALE_S
+        if host == socket.gethostname() and pid.isdigit() and not _running(int(pid)):
+            return True
+        return age > STALE_S
 
     def holder(self) -> str:
         """Who holds the lock, in words."""
@@ -84,6 +92,16 @@ class BuildLock:
         if self.held:
             self.path.unlink(missing_ok=True)
             self.held = False
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's (PermissionError), or no such call here
+        return True
+    return True
 
 
 def wait_for_lock(

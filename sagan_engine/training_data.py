@@ -92,7 +92,7 @@ def load_training_data(
     if cache == "memory":
         return load_image_folder(
             data.folder, resolution, progress=progress, should_stop=should_stop,
-            classes=data.classes,
+            classes=data.classes, note=note,
         )  # fmt: skip
     if not builds:
         return _wait_for_cache(data, resolution, should_stop, cache_dir)

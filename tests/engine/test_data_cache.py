@@ -318,3 +318,19 @@ def test_a_lock_left_by_a_killed_build_is_taken_over(folder, tmp_path):
     os.utime(lock, (old, old))
     dataset = build_cache(folder, RES, out=tmp_path / "c", workers=1)
     assert len(dataset) == 90 and not lock.exists()  # built, and the lock released
+
+
+def test_a_lock_of_a_process_of_this_machine_that_is_gone_is_taken_over_at_once(folder, tmp_path):
+    """A build killed on this machine (the window closed by force, kill -9): the next one
+    does not wait ten minutes for its lock to grow old."""
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    lock = tmp_path / ".c.building"
+    lock.write_text(f"{socket.gethostname()} {gone.stdout.strip()}\n")  # touched just now
+    notes = []
+    dataset = build_cache(folder, RES, out=tmp_path / "c", workers=1, note=notes.append)
+    assert len(dataset) == 90 and notes == [] and not lock.exists()
