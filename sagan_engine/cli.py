@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 from . import __version__
@@ -213,11 +214,11 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .data_scan import LoadStopped
     from .distributed import DistributedContext
     from .output_paths import check_output_folder
     from .run_files import check_new_run_folder
     from .trainer import Trainer
-    from .training_data import load_training_data
 
     config, resume_dir = _train_config(args)
     if args.out and not resume_dir:  # before minutes of loading, not after
@@ -226,12 +227,50 @@ def _cmd_train(args: argparse.Namespace) -> int:
     dist = DistributedContext.from_environment(config.train.device)
     show = not args.quiet and dist.is_main
     bar = ProgressLine(enabled=show)
-    resolution = config.model.resolution
+    stopping = threading.Event()
+    trainer = None
+
+    def request_stop() -> None:  # Ctrl-C, SIGTERM, SIGHUP: while loading, or training
+        stopping.set()
+        if trainer is not None:
+            trainer.stop()
+
+    try:
+        with stop_on_signals(request_stop, bar.note):
+            dataset = _load_training_data(config, dist, bar, stopping.is_set)
+            if stopping.is_set():
+                raise LoadStopped()
+            trainer = Trainer(
+                config,
+                dataset,
+                resume_dir or args.out,
+                listeners=[bar.on_event],
+                resume=bool(resume_dir),
+                distributed=dist,
+            )
+            finished = trainer.run()
+    except LoadStopped:
+        bar.note("stopped while loading the data: nothing was trained")
+        return 130
+    finally:
+        dist.shutdown()
+    if dist.is_main:
+        try:
+            print(f"{finished.reason} at step {finished.step}; run folder: {finished.run_dir}")
+        except OSError:  # the terminal went away (SIGHUP): the run is saved all the same
+            pass
+    return 0
+
+
+def _load_training_data(config: RunConfig, dist, bar: ProgressLine, should_stop):
+    from .training_data import load_training_data
+
     bar.note(f"loading {config.data.folder or 'the bundled demo dataset'}")
     dataset = load_training_data(
         config.data,
-        resolution,
+        config.model.resolution,
         progress=bar.loading,
+        should_stop=should_stop,
         on_estimate=lambda estimate: bar.note(estimate.describe()),
         note=bar.note,
         builds=dist.local_rank == 0,  # one process per machine decodes; the others wait
@@ -243,23 +282,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     bar.note(f"classes: {dataset.class_reason}")
     for skipped in dataset.skipped[:10]:
         bar.note(f"  skipped {skipped.path}: {skipped.reason}")
-    trainer = Trainer(
-        config,
-        dataset,
-        resume_dir or args.out,
-        listeners=[bar.on_event],
-        resume=bool(resume_dir),
-        distributed=dist,
-    )
-
-    try:
-        with stop_on_signals(trainer.stop, bar.note):
-            finished = trainer.run()
-    finally:
-        dist.shutdown()
-    if dist.is_main:
-        print(f"{finished.reason} at step {finished.step}; run folder: {finished.run_dir}")
-    return 0
+    return dataset
 
 
 # --------------------------------------------------------------------------- explore

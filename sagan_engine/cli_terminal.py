@@ -2,10 +2,9 @@
 
 A run stops after its current step and saves a checkpoint on the first Ctrl-C (SIGINT), on
 SIGTERM (how cluster schedulers, time limits, ``docker stop`` and ``kill`` end a job; torchrun
-passes it on to every worker) and on SIGHUP (the terminal or SSH session closed). The same
-signal a second time ends the process at once; a signal ignored when the run starts (SIGHUP
-under ``nohup``) stays ignored. Progress written to a terminal that went away
-is dropped; the run goes on to its checkpoint.
+passes it on to every worker) and on SIGHUP (the terminal or SSH session closed). A second
+Ctrl-C aborts; a signal ignored when the run starts (SIGHUP under ``nohup``) stays ignored.
+Progress written to a terminal that went away is dropped; the run goes on to its checkpoint.
 """
 
 from __future__ import annotations
@@ -18,26 +17,35 @@ from contextlib import contextmanager
 
 from .data_cache_cost import RateMeter, format_duration
 from .events import CheckpointSaved, Event, Log, StepStats, TrainingFinished, TrainingStarted
+from .stop_signals import STOP_SIGNALS
 
-# The signals that stop a run gracefully; SIGHUP does not exist on Windows.
-STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
+# A second Ctrl-C this long after the first aborts; sooner, it is the same keypress
+# delivered twice (to the process and again through torchrun's agent).
+ABORT_AFTER_S = 1.5
 
 
 @contextmanager
 def stop_on_signals(stop: Callable[[], None], note: Callable[[str], None]) -> Iterator[None]:
-    """Inside the block, the first of :data:`STOP_SIGNALS` calls ``stop()`` (the run ends
-    after its current step, with a checkpoint); the second of the same kind acts as it would
-    have without this. The handlers before are restored on leaving."""
-    previous = {}
+    """Inside the block, the stop signals (:data:`~sagan_engine.stop_signals.STOP_SIGNALS`)
+    call ``stop()``: the run ends after its current step, with a checkpoint. SIGTERM and
+    SIGHUP never abort (a scheduler sends them to every process, often twice, and follows
+    with SIGKILL when it will wait no longer); a second Ctrl-C, from
+    :data:`ABORT_AFTER_S` on, does. The handlers before are restored on leaving."""
+    previous: dict[int, object] = {}
+    first_interrupt: list[float] = []
 
     def on_signal(signum: int, _frame) -> None:
+        stop()  # first: a note that cannot be written must not keep the run going
+        if signum == signal.SIGINT:
+            now = time.monotonic()
+            if first_interrupt and now - first_interrupt[0] >= ABORT_AFTER_S:
+                raise KeyboardInterrupt
+            if first_interrupt:
+                return
+            first_interrupt.append(now)
         name = signal.Signals(signum).name
-        again = "Ctrl-C" if signum == signal.SIGINT else name
-        note(f"{name}: stopping after the current step and saving ({again} again to abort)")
-        stop()
-        signal.signal(signum, previous[signum])
+        again = " (Ctrl-C again to abort)" if signum == signal.SIGINT else ""
+        note(f"{name}: stopping after the current step and saving{again}")
 
     for signum in STOP_SIGNALS:
         if signal.getsignal(signum) is signal.SIG_IGN:

@@ -17,7 +17,6 @@ import json
 import multiprocessing
 import os
 import re
-import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +58,7 @@ from .data_scan import (
     scan_folder,
 )
 from .errors import DataError
+from .stop_signals import leave_stop_signals_to_the_parent
 
 # A shard holds about this many bytes of images: big enough that a folder of a million
 # images is a few hundred files, small enough that the build holds little in memory.
@@ -323,7 +323,7 @@ def _decode_shards(
     # Spawned, not forked: the caller may be a GUI or a trainer with threads running.
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_ignore_interrupts
+        workers, mp_context=context, initializer=leave_stop_signals_to_the_parent
     ) as pool:
         pending: dict[concurrent.futures.Future, tuple[int, range]] = {}
         queue = iter(chunks)
@@ -356,12 +356,6 @@ def _decode_shards(
         finally:
             for future in pending:
                 future.cancel()
-
-
-def _ignore_interrupts() -> None:
-    """In a decoding process: Ctrl-C is the parent's to handle (it stops the pool and keeps
-    the finished shards); the children would only print tracebacks."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _write_atomically(path: Path, write: Callable[[object], None]) -> None:

@@ -33,6 +33,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .data_cache import DiskArray
+from .stop_signals import leave_stop_signals_to_the_parent
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,9 @@ def make_loader(
         prefetch_factor=prefetch if workers else None,
         persistent_workers=workers > 0,
         multiprocessing_context=context,
+        # A stop signal sent to the whole process group (Ctrl-C, torchrun, Slurm) must not
+        # kill the workers before the trainer has saved its checkpoint.
+        worker_init_fn=leave_stop_signals_to_the_parent if workers else None,
     )
 
 

@@ -23,6 +23,7 @@ from sagan_engine.runs import RunFolder
 from sagan_engine.trainer import Trainer
 
 from .conftest import synthetic_dataset, tiny_config
+from .data_helpers import write_images
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,22 +60,31 @@ def test_sigkill_while_writing_checkpoints_never_loses_the_last_good_one(tmp_pat
     )
 
 
-def _train_in_a_terminal(tmp_path: Path, ignore_hangup: bool = False):
+def _train_in_a_terminal(tmp_path: Path, ignore_hangup: bool = False, disk: bool = False):
     """`sagan-engine train` of a tiny model for ever (no checkpoint before the end), started
-    as a shell starts it; returns the process once it is training, and its run folder."""
+    as a shell starts it, in a process group of its own; ``disk``: from a folder through the
+    disk cache and a DataLoader worker process. Returns the process once it is training, and
+    its run folder."""
     run, config = tmp_path / "run", tmp_path / "config.json"
-    tiny_config(steps=1_000_000, log_every=1, checkpoint_every=1_000_000).save(config)
-    args = [sys.executable, "-m", "sagan_engine", "train", "--demo", "--config", str(config)]
+    settings = tiny_config(steps=1_000_000, log_every=1, checkpoint_every=1_000_000)
+    data = ["--demo"]
+    if disk:
+        settings = settings.replace(data={"cache": "disk", "loader_workers": 1})
+        write_images(tmp_path / "images", [f"{i}.png" for i in range(40)])
+        data = ["--data", str(tmp_path / "images")]
+    settings.save(config)
+    args = [sys.executable, "-m", "sagan_engine", "train", *data, "--config", str(config)]
     args += ["--out", str(run)]
 
     def start() -> None:  # `nohup` ignores SIGHUP before the program starts
         if ignore_hangup:
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"))
     proc = subprocess.Popen(
-        args, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=start
-    )
+        args, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=start,
+        start_new_session=True,
+    )  # fmt: skip
     deadline = time.monotonic() + 120
     while _logged_steps(run) < 3:
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -85,18 +95,24 @@ def _train_in_a_terminal(tmp_path: Path, ignore_hangup: bool = False):
 
 
 def _logged_steps(run: Path) -> int:
+    """Steps with their losses in metrics.csv (not the rows of attention statistics)."""
     path = run / "metrics.csv"
-    return len(path.read_text().splitlines()) - 1 if path.is_file() else 0
+    if not path.is_file():
+        return 0
+    return sum(1 for line in path.read_text().splitlines()[1:] if line.split(",")[1:2] != [""])
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
-@pytest.mark.parametrize("signum", ["SIGTERM", "SIGHUP"])
-def test_sigterm_and_sighup_stop_the_run_with_a_checkpoint(tmp_path, signum):
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_stop_signals_to_the_process_group_stop_the_run_with_a_checkpoint(tmp_path, signum):
     """A scheduler's SIGTERM (scancel, a time limit, docker stop; torchrun passes it on) and
     a closed terminal's SIGHUP stop after the step and save, as the first Ctrl-C does: they
-    used to kill the run with everything since its last checkpoint."""
-    proc, run = _train_in_a_terminal(tmp_path)
-    proc.send_signal(getattr(signal, signum))
+    used to kill the run with everything since its last checkpoint. Sent to the whole
+    process group, twice (Slurm signals every process, and torchrun forwards its own):
+    neither the second copy nor the DataLoader worker's death may cut the run short."""
+    proc, run = _train_in_a_terminal(tmp_path, disk=True)
+    os.killpg(proc.pid, getattr(signal, signum))
+    os.killpg(proc.pid, getattr(signal, signum))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert f"{signum}: stopping after the current step and saving" in err
