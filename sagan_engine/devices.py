@@ -42,11 +42,11 @@ def resolve_device(name: str, dist=None) -> torch.device:
             )
         if name == "cuda":
             name = f"cuda:{local_rank % torch.cuda.device_count()}"
-        elif getattr(dist, "world_size", 1) > 1:
+        elif int(os.environ.get("LOCAL_WORLD_SIZE", 1)) > 1:
             raise ConfigError(
-                f"device {name!r} under torchrun would put every process on that one GPU: use "
-                "'cuda' (or 'auto'), and each process takes the GPU of its LOCAL_RANK "
-                "(CUDA_VISIBLE_DEVICES chooses which GPUs the run uses)"
+                f"device {name!r} under torchrun would put every process of this machine on "
+                "that one GPU: use 'cuda' (or 'auto'), and each process takes the GPU of its "
+                "LOCAL_RANK (CUDA_VISIBLE_DEVICES chooses which GPUs the run uses)"
             )
         device = torch.device(name)
         torch.cuda.set_device(device)

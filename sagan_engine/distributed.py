@@ -130,7 +130,9 @@ class DistributedContext:
 
 def backend_for(device: str) -> str:
     """The process group backend for ``train.device``: "nccl" when it means a CUDA GPU."""
-    on_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    # Without CUDA, gloo: the trainer then says plainly that 'cuda' cannot be had here
+    # (a CPU build of PyTorch has no NCCL to start a process group with).
+    on_gpu = torch.cuda.is_available() and (device.startswith("cuda") or device == "auto")
     return "nccl" if on_gpu else "gloo"
 
 

@@ -69,6 +69,10 @@ class GeneratorSnapshot:
     is_ema: bool  # G's moving average rather than G itself
 
 
+# Under torchrun the ranks agree on a stop at least this often (steps), whatever log_every.
+AGREE_EVERY_MAX = 10
+
+
 class Trainer(TrainingStep, TrainingReports, RunFiles):
     """Trains one run. Create it, add listeners, call :meth:`run` (in a thread if you like)."""
 
@@ -355,9 +359,11 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
     def _stop_agreed(self) -> bool:
         """Whether to stop before the next step. Several processes must stop at one step:
         they agree with an all-reduce, which waits for the device, so only every
-        ``log_every`` steps, where the loop reads the losses back anyway (a stop under
-        torchrun waits for the next of those steps); one process stops at once."""
-        if self.dist.world_size > 1 and self.step % self.config.train.log_every != 0:
+        ``log_every`` steps, where the loop reads the losses back anyway, and at least every
+        :data:`AGREE_EVERY_MAX` (torchrun and schedulers kill 30 s after a stop signal);
+        one process stops at once."""
+        every = min(self.config.train.log_every, AGREE_EVERY_MAX)
+        if self.dist.world_size > 1 and self.step % every != 0:
             return False
         return self.dist.agree(self._stop_requested)
 

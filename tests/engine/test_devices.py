@@ -41,6 +41,7 @@ def test_under_torchrun_each_process_takes_its_own_gpu_and_cpu_runs_use_gloo(mon
 
     _pretend(monkeypatch, cuda=True, mps=False)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
 
     class ThirdOfFour:
         world_size, local_rank = 4, 2
@@ -50,10 +51,14 @@ def test_under_torchrun_each_process_takes_its_own_gpu_and_cpu_runs_use_gloo(mon
     # cuda:1 would put all four processes on one GPU (NCCL: "Duplicate GPU detected").
     with pytest.raises(ConfigError, match="'cuda:1' under torchrun would put every process"):
         devices.resolve_device("cuda:1", ThirdOfFour())
+    # One process on each of four machines: cuda:1 is that machine's GPU 1, as asked.
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    assert devices.resolve_device("cuda:1", ThirdOfFour()) == torch.device("cuda:1")
     # A CPU run on a GPU machine: NCCL cannot reduce CPU tensors.
     assert [backend_for(d) for d in ("cpu", "auto", "cuda", "cuda:0")] == ["gloo"] + ["nccl"] * 3
+    # A CPU build of PyTorch has no NCCL: gloo, and the trainer says 'cuda' is not here.
     _pretend(monkeypatch, cuda=False, mps=True)
-    assert backend_for("auto") == "gloo"
+    assert [backend_for(d) for d in ("auto", "cuda")] == ["gloo", "gloo"]
 
 
 def test_asking_for_mps_where_there_is_none_names_the_device(monkeypatch):
