@@ -158,7 +158,10 @@ def load_image_folder(
         # two windows): one decodes it, the others wait and read what it cached.
         lock = cache.lock()
         cached = wait_for_lock(lock, lambda: cache.read(total, resolution), should_stop, note)
-        cached = cached or cache.read(total, resolution)  # cached just before we took it
+        if cached is None and lock.waited:
+            # The load before could not write the cache (a file it could not read, a full
+            # disk): decoding in turn would make each process wait for all the others.
+            lock.release()
     try:
         if cached is not None:
             images, ok, decode_skips = cached

@@ -173,9 +173,7 @@ def build_cache(
     if finished is not None:  # another process (or machine) built it meanwhile
         return finished
     try:
-        return _finished_cache(plan) or _build(
-            plan, workers, progress, should_stop, on_estimate, lock
-        )
+        return _build(plan, workers, progress, should_stop, on_estimate, lock)
     finally:
         lock.release()
 

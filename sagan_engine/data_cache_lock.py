@@ -17,9 +17,13 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+from .errors import DataError
 
 STALE_S = 600.0  # no shard chunk takes this long to decode: its holder is gone
 POLL_S = 1.0
@@ -32,66 +36,120 @@ def host_and_process() -> str:
 
 
 class BuildLock:
-    """The lock of the cache ``target``, a folder or a file (``.<name>.building`` beside it)."""
+    """The lock of the cache ``target``, a folder or a file (``.<name>.building`` beside it).
+
+    The file holds ``host pid token pid-namespace``: the token says whose lock it is (a lock
+    taken over from a stalled holder is not released by it), host and namespace say whether
+    ``pid`` can be asked about here (containers share host names, not process numbers)."""
 
     def __init__(self, target: Path) -> None:
+        self.target = target
         self.path = target.parent / f".{target.name}.building"
+        self.token = uuid.uuid4().hex
         self.held = False
+        self.waited = False  # another build held it when this one first asked
 
     def try_acquire(self) -> bool:
-        """Take the lock if it is free or stale; False while another build holds it."""
-        for _ in range(2):  # a stale lock is removed, then taken like a free one
+        """Take the lock if it is free or its holder is gone; False while a build holds it."""
+        for _ in range(2):  # a stale lock is moved away, then taken like a free one
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                if not self.is_stale():
+                stale = self._stale_content()
+                if stale is None or not self._take_over(stale):
+                    self.waited = True
                     return False
-                self.path.unlink(missing_ok=True)
                 continue
             except OSError:
                 # No lock can be made beside the cache (a folder the user may write in, under
                 # one they may not): build without it, as before there was one.
                 return True
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(f"{socket.gethostname()} {os.getpid()}\n")
+                handle.write(f"{socket.gethostname()} {os.getpid()} {self.token} {_pid_space()}\n")
             self.held = True
             return True
+        self.waited = True
         return False
 
-    def is_stale(self) -> bool:
-        """Its holder is gone: a process of this machine that no longer runs, or a lock
-        nobody touched for :data:`STALE_S` seconds (another machine's, killed)."""
+    def _read(self, path: Path | None = None) -> list[str] | None:
+        try:
+            return (path or self.path).read_text(encoding="utf-8").split()
+        except (OSError, ValueError):
+            return None
+
+    def _stale_content(self) -> list[str] | None:
+        """The lock's content when its holder is gone: a process of this machine (same host
+        and process namespace) that no longer runs, or nobody touched it for STALE_S."""
         try:
             age = time.time() - self.path.stat().st_mtime
-            host, pid = self.path.read_text(encoding="utf-8").split()[:2]
+        except OSError:
+            return None  # gone (then free), or not ours to judge: wait
+        fields = self._read()
+        if fields is None:
+            return None
+        if age > STALE_S:
+            return fields
+        if len(fields) >= 4 and fields[0] == socket.gethostname() and fields[3] == _pid_space():
+            if fields[1].isdigit() and not _running(int(fields[1])):
+                return fields
+        return None
+
+    def _take_over(self, stale: list[str]) -> bool:
+        """Move the stale lock aside (one rename wins when several take over at once) and
+        check that what moved is the stale one, not a lock just taken by another."""
+        aside = self.path.with_name(f"{self.path.name}.{self.token}.stale")
+        try:
+            os.rename(self.path, aside)
         except FileNotFoundError:
-            return False
-        except (OSError, ValueError):  # half written, or not ours: judged by its age
-            return age > STALE_S
-        if host == socket.gethostname() and pid.isdigit() and not _running(int(pid)):
+            return True  # someone moved or released it: try to take it
+        except OSError as err:
+            raise DataError(
+                f"{self.path}: cannot take over this lock of a build that is gone "
+                f"({err.strerror or err}); delete it if no build of {self.target} runs"
+            ) from None
+        if self._read(aside) == stale:
+            aside.unlink(missing_ok=True)
             return True
-        return age > STALE_S
+        try:  # another build's fresh lock: put it back (unless a newer one is there)
+            os.link(aside, self.path)
+        except OSError:
+            pass
+        aside.unlink(missing_ok=True)
+        return False
 
     def holder(self) -> str:
         """Who holds the lock, in words."""
-        try:
-            host, pid = self.path.read_text(encoding="utf-8").split()[:2]
-        except (OSError, ValueError):
+        fields = self._read()
+        if fields is None or len(fields) < 2:
             return "another process"
-        return f"process {pid} on {host}"
+        return f"process {fields[1]} on {fields[0]}"
+
+    def _ours(self) -> bool:
+        fields = self._read()
+        return self.held and fields is not None and fields[2:3] == [self.token]
 
     def touch(self) -> None:
         """Still building: keeps the lock from looking stale."""
-        if self.held:
+        if self._ours():
             try:
                 os.utime(self.path)
             except OSError:
                 pass  # removed by hand: the build goes on
 
     def release(self) -> None:
-        if self.held:
+        if self._ours():
             self.path.unlink(missing_ok=True)
-            self.held = False
+        self.held = False
+
+
+def _pid_space() -> str:
+    """This process's PID namespace (containers of one host name have their own), or "-"."""
+    if sys.platform == "win32":
+        return "-"  # os.kill(pid, 0) is no question there: it sends Ctrl-C
+    try:
+        return os.readlink("/proc/self/ns/pid").replace(" ", "_")
+    except OSError:
+        return "-"
 
 
 def _running(pid: int) -> bool:
@@ -99,7 +157,7 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)  # no signal sent: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except OSError:  # exists, another user's (PermissionError), or no such call here
+    except OSError:  # exists, another user's (PermissionError)
         return True
     return True
 
@@ -110,8 +168,9 @@ def wait_for_lock(
     should_stop: Callable[[], bool] | None,
     note: Callable[[str], None] | None,
 ) -> object | None:
-    """Take ``lock``, waiting while another build holds it. Returns None once it is ours, or
-    what ``finished()`` returns when it is not None (the other build finished the cache)."""
+    """Take ``lock``, waiting while another build holds it. Returns None once it is ours and
+    the cache still to build, or what ``finished()`` returns when it is not None (the other
+    build finished the cache; the lock is then not held)."""
     from .data_scan import LoadStopped
 
     told = False
@@ -120,9 +179,20 @@ def wait_for_lock(
         if done is not None:
             return done
         if not told and note is not None:
-            note(f"waiting for {lock.holder()} to finish building this decoded cache")
+            note(
+                f"waiting for {lock.holder()} to finish building the decoded cache "
+                f"{lock.target} (lock {lock.path}: taken over after {STALE_S / 60:.0f} "
+                "minutes without progress; delete it if no build runs)"
+            )
             told = True
         if should_stop is not None and should_stop():
             raise LoadStopped()
         time.sleep(POLL_S)
-    return None
+    try:
+        done = finished()  # finished just before this one took the lock
+    except BaseException:
+        lock.release()
+        raise
+    if done is not None:
+        lock.release()
+    return done

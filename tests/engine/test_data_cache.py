@@ -273,6 +273,13 @@ def test_a_folder_and_a_link_to_it_share_one_cache(folder, tmp_path):
     assert data_cache.cache_folder_for(link, RES) == data_cache.cache_folder_for(folder, RES)
 
 
+def _wait_until(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
 def test_a_build_waits_for_another_building_the_same_cache_then_opens_it(
     folder, tmp_path, monkeypatch
 ):
@@ -281,10 +288,10 @@ def test_a_build_waits_for_another_building_the_same_cache_then_opens_it(
     is decoded once, and nobody replaces shards under the other's readers."""
     from sagan_engine import data_cache_lock
 
-    monkeypatch.setattr(data_cache_lock, "POLL_S", 0.05)
+    monkeypatch.setattr(data_cache_lock, "POLL_S", 0.02)
     out = tmp_path / "c"
-    lock = tmp_path / ".c.building"
-    lock.write_text("otherhost 4242\n")  # the other machine's build, running
+    other = data_cache_lock.BuildLock(out)  # "the other machine"
+    assert other.try_acquire() and other.held
     notes, results = [], []
 
     def build() -> None:
@@ -292,17 +299,14 @@ def test_a_build_waits_for_another_building_the_same_cache_then_opens_it(
 
     waiting = threading.Thread(target=build)
     waiting.start()
-    time.sleep(0.5)
+    _wait_until(lambda: notes)
     assert waiting.is_alive() and not out.exists()
-    assert notes == ["waiting for process 4242 on otherhost to finish building this decoded cache"]
+    assert notes[0].startswith(f"waiting for process {os.getpid()} on ")
+    assert f"{out} (lock {tmp_path / '.c.building'}" in notes[0]  # which cache, which file
     decoded = counting_decoder(monkeypatch)
-    lock.unlink()  # "the other machine" builds it now, under our own lock
-    assert data_cache_lock.BuildLock(out).try_acquire()
-    built = data_cache_build._build(
-        data_cache_build._plan(scan_folder(folder), RES, out), 1, None, None, None,
-        data_cache_lock.BuildLock(out),
-    )  # fmt: skip
-    lock.unlink()
+    plan = data_cache_build._plan(scan_folder(folder), RES, out)
+    built = data_cache_build._build(plan, 1, None, None, None, other)
+    other.release()
     waiting.join(30)
     (opened,) = results
     assert np.array_equal(opened.images[0 : len(opened)], built.images[0 : len(built)])
@@ -313,7 +317,7 @@ def test_a_lock_left_by_a_killed_build_is_taken_over(folder, tmp_path):
     from sagan_engine import data_cache_lock
 
     lock = tmp_path / ".c.building"
-    lock.write_text("gonehost 1\n")
+    lock.write_text("gonehost 1 sometoken pid:[1]\n")
     old = time.time() - data_cache_lock.STALE_S - 60
     os.utime(lock, (old, old))
     dataset = build_cache(folder, RES, out=tmp_path / "c", workers=1)
@@ -323,14 +327,40 @@ def test_a_lock_left_by_a_killed_build_is_taken_over(folder, tmp_path):
 def test_a_lock_of_a_process_of_this_machine_that_is_gone_is_taken_over_at_once(folder, tmp_path):
     """A build killed on this machine (the window closed by force, kill -9): the next one
     does not wait ten minutes for its lock to grow old."""
-    import socket
     import subprocess
     import sys
 
+    from sagan_engine.data_cache_lock import BuildLock
+
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    lock = tmp_path / ".c.building"
-    lock.write_text(f"{socket.gethostname()} {gone.stdout.strip()}\n")  # touched just now
+    lock = BuildLock(tmp_path / "c")
+    assert lock.try_acquire()  # written as that process would have written it
+    host, _pid, token, space = lock.path.read_text().split()
+    lock.path.write_text(f"{host} {gone.stdout.strip()} {token} {space}\n")  # touched now
     notes = []
     dataset = build_cache(folder, RES, out=tmp_path / "c", workers=1, note=notes.append)
-    assert len(dataset) == 90 and notes == [] and not lock.exists()
+    assert len(dataset) == 90 and notes == [] and not lock.path.exists()
+
+
+def test_two_taking_over_one_stale_lock_at_once_leave_one_holder(tmp_path, monkeypatch):
+    """Both judge the dead holder's lock stale; the first moves it aside and takes the lock;
+    the second must not remove that fresh lock and take it too."""
+    from sagan_engine import data_cache_lock
+    from sagan_engine.data_cache_lock import BuildLock
+
+    target = tmp_path / "c"
+    first, second = BuildLock(target), BuildLock(target)
+    first.path.write_text("gonehost 1 deadtoken pid:[1]\n")
+    old = time.time() - data_cache_lock.STALE_S - 60
+    os.utime(first.path, (old, old))
+    stale = second._stale_content()  # the second judged it stale, then was descheduled
+    assert stale is not None
+    assert first.try_acquire()  # the first takes it over
+    assert not second._take_over(stale)  # what the second would move aside is fresh
+    assert not second.try_acquire() and second.waited
+    assert first.path.read_text().split()[2] == first.token  # still the first one's lock
+    second.release()  # not the second's to remove
+    assert first.path.exists()
+    first.release()
+    assert not first.path.exists() and not list(tmp_path.glob(".c.building*"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -108,23 +109,43 @@ def test_no_cache_writes_nothing(tmp_path, monkeypatch):
     assert not (tmp_path / "xdg").exists()
 
 
-def test_processes_loading_one_folder_at_once_decode_it_once(tmp_path, monkeypatch):
-    """The ranks of a torchrun (or two windows) loading one folder into memory: one decodes
-    it and caches it, the others wait for that and read it (each rank decoded it all)."""
+def _three_loads_at_once(tmp_path, monkeypatch):
+    """Three loads of one folder into memory that have all missed the cache before any of
+    them decodes (the ranks of a torchrun starting together): the files they decoded, and
+    the most of them decoding at one time."""
     from sagan_engine import data_cache_lock
 
     monkeypatch.setattr(data_cache_lock, "POLL_S", 0.02)
     folder = tmp_path / "set"
     write_images(folder, [f"{i}.png" for i in range(12)], GREEN)
-    decoded, gate = [], threading.Event()
-    real = data.decode_image
+    decoded = []
+    real_decode, real_read = data.decode_image, data._DecodeCache.read
+    all_missed = threading.Barrier(3)
+    first_reads: set[int] = set()
 
-    def slow_decode(path, resolution):
-        gate.wait(10)  # every loader has started before the first file is decoded
-        decoded.append(path)
-        return real(path, resolution)
+    def read(self, total, resolution):
+        found = real_read(self, total, resolution)
+        if threading.get_ident() not in first_reads:
+            first_reads.add(threading.get_ident())
+            all_missed.wait(10)
+        return found
 
-    monkeypatch.setattr(data, "decode_image", slow_decode)
+    monkeypatch.setattr(data._DecodeCache, "read", read)
+    guard, active, peak = threading.Lock(), [0], [0]
+
+    def decode(path, resolution):
+        with guard:
+            decoded.append(path)
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            time.sleep(0.01)  # long enough for decoders at the same time to meet
+            return real_decode(path, resolution)
+        finally:
+            with guard:
+                active[0] -= 1
+
+    monkeypatch.setattr(data, "decode_image", decode)
     loads = []
 
     def load() -> None:
@@ -133,10 +154,24 @@ def test_processes_loading_one_folder_at_once_decode_it_once(tmp_path, monkeypat
     threads = [threading.Thread(target=load) for _ in range(3)]
     for thread in threads:
         thread.start()
-    gate.set()
     for thread in threads:
         thread.join(30)
-    assert len(loads) == 3 and len(decoded) == 12
+    assert len(loads) == 3
     for other in loads[1:]:
         np.testing.assert_array_equal(other.images, loads[0].images)
     assert not list((tmp_path / "cache").glob(".*building"))  # released
+    return len(decoded), peak[0]
+
+
+def test_processes_loading_one_folder_at_once_decode_it_once(tmp_path, monkeypatch):
+    """The ranks of a torchrun (or two windows) loading one folder into memory: one decodes
+    it and caches it, the others wait for that and read it (each rank decoded it all)."""
+    assert _three_loads_at_once(tmp_path, monkeypatch) == (12, 1)
+
+
+def test_when_no_cache_can_be_written_the_waiting_loads_decode_at_once(tmp_path, monkeypatch):
+    """A full disk (or a file that cannot be read): the first load writes no cache; the
+    others then decode side by side, not one after another behind the lock."""
+    monkeypatch.setattr(data._DecodeCache, "write", lambda self, *args: None)
+    decoded, at_once = _three_loads_at_once(tmp_path, monkeypatch)
+    assert decoded == 36 and at_once >= 2
