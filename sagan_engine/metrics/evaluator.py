@@ -39,6 +39,13 @@ def quality_columns(config: RunConfig) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Cancelled:
+    """What an evaluation given up by :meth:`TrainingEvaluator.cancel` reports."""
+
+    step: int
+
+
+@dataclass(frozen=True)
 class _Job:
     step: int
     state: dict[str, torch.Tensor]
@@ -62,7 +69,6 @@ class TrainingEvaluator:
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
-        self.in_flight_step: int | None = None  # the step being evaluated, while it runs
         self.skipped = 0
 
     # ----------------------------------------------------------------- training thread
@@ -79,7 +85,6 @@ class TrainingEvaluator:
             self.skipped += 1
             return False
         self._cancel.clear()
-        self.in_flight_step = step
         self._thread = threading.Thread(
             target=self._work, args=(_Job(step, state),), name="sagan-evaluator", daemon=True
         )
@@ -100,9 +105,13 @@ class TrainingEvaluator:
             self._thread.join(timeout)
 
     def cancel(self) -> None:
-        """Give up the evaluation in flight: it stops between two layers of G, reports
-        nothing, and :meth:`wait` returns within a forward pass."""
+        """Give up the evaluation in flight: it stops between two layers of G (or after the
+        distance it is computing), and reports :class:`Cancelled` instead of a result."""
         self._cancel.set()
+
+    def _check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise Interrupted("quality evaluation given up")
 
     # ----------------------------------------------------------------- background thread
     def _work(self, job: _Job) -> None:
@@ -110,7 +119,7 @@ class TrainingEvaluator:
             set_threads_of_this_thread(1)  # one core: training keeps the rest
             self._results.put(self._evaluate(job))
         except Interrupted:
-            pass  # cancelled: the run is stopping, and said so
+            self._results.put(Cancelled(job.step))
         except Exception as err:  # noqa: BLE001 - reported on the training thread
             self._results.put(err)
 
@@ -120,8 +129,10 @@ class TrainingEvaluator:
         from .evaluation import generate_images
 
         start = time.perf_counter()
+        self._check_cancelled()
         if self._reference is None:
             self._reference = SWDReference(self.real, self.seed)
+        self._check_cancelled()
         generator = Generator(self.config.model)
         generator.load_state_dict(job.state)
         generator.eval()
@@ -129,7 +140,9 @@ class TrainingEvaluator:
             fake = generate_images(
                 generator, self.config, self.n, self.seed + _LATENT_SEED_OFFSET, batch_size=64
             )
+        self._check_cancelled()
         result = self._reference.distance(fake)
+        self._check_cancelled()  # given up meanwhile: its result is not reported
         protocol = Protocol(
             metrics=("swd",),
             n_generated=self.n,
@@ -171,15 +184,17 @@ def on_step(
                 Log(f"quality evaluation at step {trainer.step} skipped: the previous one is "
                     "still running (raise train.eval_every)", "warning")
             )  # fmt: skip
-    if final and stopping and evaluator.busy:
+    if final and stopping:
         evaluator.cancel()
-        trainer._emit(
-            Log(f"quality evaluation of step {evaluator.in_flight_step} left unfinished: the "
-                "run was stopped (a continued run measures again at its next interval)")
-        )  # fmt: skip
     if final:
         evaluator.wait()
     for item in evaluator.results():
+        if isinstance(item, Cancelled):
+            trainer._emit(
+                Log(f"quality evaluation of step {item.step} left unfinished: the run was "
+                    "stopped (a continued run measures again at its next interval)")
+            )  # fmt: skip
+            continue
         if isinstance(item, Exception):
             trainer._emit(Log(f"quality evaluation failed: {item}", "warning"))
             continue

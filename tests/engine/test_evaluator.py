@@ -88,3 +88,30 @@ def test_a_stop_saves_first_and_gives_up_the_evaluation_in_flight(tmp_path, monk
     assert saved < given_up
     assert not [m for _, m in messages if "quality evaluation failed" in m]
     assert len(passes) < 20_000
+
+
+def test_an_evaluation_given_up_while_measuring_reports_no_result(tmp_path, monkeypatch):
+    """Given up after its images were made (the distance was being computed): what comes back
+    is "cancelled", not a result the log already said would not come."""
+    from sagan_engine.metrics import evaluator as evaluator_module
+    from sagan_engine.metrics.swd import SWDReference
+    from sagan_engine.models import Generator
+
+    config = tiny_config(eval_every=2, eval_images=16)
+    measuring, cancelled = threading.Event(), threading.Event()
+    real_distance = SWDReference.distance
+
+    def slow_distance(self, fake):
+        measuring.set()
+        cancelled.wait(30)
+        return real_distance(self, fake)
+
+    monkeypatch.setattr(SWDReference, "distance", slow_distance)
+    images = synthetic_dataset(24).images
+    evaluator = evaluator_module.TrainingEvaluator(config, images, "synthetic", tmp_path)
+    assert evaluator.submit(2, Generator(config.model).state_dict())
+    assert measuring.wait(30)
+    evaluator.cancel()
+    cancelled.set()
+    evaluator.wait(30)
+    assert evaluator.results() == [evaluator_module.Cancelled(2)]
