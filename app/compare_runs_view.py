@@ -60,6 +60,7 @@ class RunLegend(QScrollArea):
             swatch.setFixedSize(22, 4)
             swatch.setStyleSheet(f"background: {pg.mkColor(colour).name()};")
             text = QLabel(label)
+            text.setTextFormat(Qt.TextFormat.PlainText)  # a folder name is not markup
             text.setWordWrap(True)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self._grid.addWidget(swatch, row, 0, Qt.AlignmentFlag.AlignVCenter)

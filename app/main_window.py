@@ -19,6 +19,7 @@ import html
 import sys
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
@@ -95,6 +96,8 @@ class MainWindow(
         self.mode = TRAIN
         self.samples: SampleSet | None = None  # what the sample grid shows
         self.selected: int | None = None  # the sample in the inspector
+        # (latent, class) the analysis views were given by the latent explorer, if they were
+        self._followed_latent: tuple[np.ndarray, int | None] | None = None
         self.first_look_pending = False  # first start: enlarge a demo sample once drawn
         self.attention_result: AttentionResult | None = None
         self.model_info: ModelInfo | None = None
@@ -243,6 +246,7 @@ class MainWindow(
         self.latent_explorer.clear()
         self.samples = None
         self.selected = None
+        self._followed_latent = None
         self.attention_result = None
         self.sample_view.clear()
         self.attention_view.clear()

@@ -77,6 +77,7 @@ class WindowInspection:
         if samples.step is not None:
             caption += f" · step {samples.step}"
         label = None if samples.labels is None else int(samples.labels[index])
+        self._followed_latent = None  # the grid's sample again
         self.attention_tools.set_sample(samples.z[index], label)
         self.latent_explorer.set_sample(samples, index)
         self.attention_view.show_sample(samples.images[index], caption, queries)
@@ -86,7 +87,16 @@ class WindowInspection:
     def _follow_moved_sample(self, frame: Frame) -> None:
         """The latent explorer moved the enlarged sample off the grid: the analysis tabs, D's
         view and the replay over training take the image and latent now shown, not the
-        grid's sample they had."""
+        grid's sample they had. Frames of the same latent (a query clicked, the truncation
+        or the class row) leave them as they are: nothing for them to compute again."""
+        followed = getattr(self, "_followed_latent", None)
+        if (
+            followed is not None
+            and followed[1] == frame.label
+            and np.array_equal(followed[0], frame.z)
+        ):
+            return
+        self._followed_latent = (np.array(frame.z, copy=True), frame.label)
         self.attention_tools.set_sample(frame.z, frame.label)
         self.d_view.set_sample(frame.image)
         self.replay_view.set_subject(

@@ -117,11 +117,18 @@ def test_the_analysis_views_follow_the_moved_sample(qtbot, explore):
     assert window.replay_view.queries == ((4, 4), (20, 25))
     np.testing.assert_array_equal(window.d_view.sample, window.attention_view.image)
     assert tools.query_grid.result is window.attention_view.result  # the moved sample's maps
+    # Another query on the same moved latent: its maps, but nothing for the tabs to redo.
+    given = tools.all_pixels._sample_number
+    with qtbot.waitSignal(explorer.sample_moved, timeout=TIMEOUT):
+        window.attention_view.add_query(9, 9)
+    assert tools.all_pixels._sample_number == given
+    assert tools.query_grid.result is window.attention_view.result
 
     # Picking the grid's sample again brings them all back to it.
     with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
         window.inspect(2, [(4, 4)])
     np.testing.assert_array_equal(tools.ablation.sample[0], grid_z)
+    assert window.replay_view.queries == ((4, 4),)
     np.testing.assert_array_equal(window.replay_view.z, grid_z)
     np.testing.assert_array_equal(window.d_view.sample, window.samples.images[2])
 
