@@ -32,7 +32,7 @@ from app.jobs import error_details, user_message
 from sagan_engine.config import RunConfig
 from sagan_engine.data import ImageDataset, LoadStopped, SkippedFile
 from sagan_engine.data_cache import DiskArray
-from sagan_engine.data_cache_build import CacheEstimate, RateMeter
+from sagan_engine.data_cache_cost import CacheEstimate, RateMeter
 from sagan_engine.errors import TrainingError
 from sagan_engine.events import (
     AttentionStats,

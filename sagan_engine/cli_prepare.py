@@ -45,7 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from .data_cache import cache_folder_for
-    from .data_cache_build import RateMeter, build_cache
+    from .data_cache_build import build_cache
+    from .data_cache_cost import RateMeter
 
     show = not args.quiet
     meter = RateMeter()

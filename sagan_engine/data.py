@@ -45,6 +45,7 @@ from .data_decode import MIN_IMAGE_SIDE, ImageSkip, decode_image
 from .data_scan import (
     IMAGE_EXTENSIONS,
     NOT_A_FILE,
+    TRANSIENT_REASONS,
     FolderScan,
     LoadStopped,
     SkippedFile,
@@ -79,8 +80,6 @@ log = logging.getLogger(__name__)
 
 _DECODE_VERSION = 1
 _STOP_POLL_S = 0.05
-# Skips that may go away without the file changing; a load that met one is not cached.
-_TRANSIENT_REASONS = frozenset({"permission denied", "file not found", "out of memory"})
 
 
 @dataclass
@@ -208,7 +207,7 @@ def _decode_and_cache(
         for f, r in zip(scan.files, reasons, strict=True)
         if r is not None
     ]
-    if ok.any() and cache and not any(s.reason in _TRANSIENT_REASONS for s in decode_skips):
+    if ok.any() and cache and not any(s.reason in TRANSIENT_REASONS for s in decode_skips):
         cache.write(images, ok, decode_skips)
     return images, ok, decode_skips
 

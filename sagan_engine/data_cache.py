@@ -53,9 +53,9 @@ _BUILD_NAMES = frozenset(
 
 def __getattr__(name: str):
     if name in _BUILD_NAMES:
-        from . import data_cache_build
+        from . import data_cache_build, data_cache_cost
 
-        return getattr(data_cache_build, name)
+        return getattr(data_cache_build, name, None) or getattr(data_cache_cost, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -32,21 +32,16 @@ from .data_cache import (
     cache_folder_for,
     open_cache,
 )
-from .data_cache_cost import (  # noqa: F401 - DISK_RESERVE_BYTES and the rest: importable here
-    DISK_RESERVE_BYTES,
-    ESTIMATE_SAMPLE_FILES,
+from .data_cache_cost import (
     CacheEstimate,
-    CacheSpaceError,
-    RateMeter,
     check_space,
     estimate_build,
-    format_bytes,
-    format_duration,
     free_bytes,
 )
 from .data_cache_lock import BuildLock, host_and_process, wait_for_lock
 from .data_decode import MIN_IMAGE_SIDE, ImageSkip, decode_image
 from .data_scan import (
+    TRANSIENT_REASONS,
     FolderScan,
     SkippedFile,
     _display,
@@ -66,7 +61,6 @@ SHARD_BYTES = 128 << 20
 # Files handed to one decoding process at a time.
 _CHUNK_FILES = 64
 _FILES_PER_PROCESS = 1000
-_TRANSIENT_REASONS = frozenset({"permission denied", "file not found", "out of memory"})
 
 
 @dataclass
@@ -382,7 +376,7 @@ def _write_shard(plan: _Plan, s: int, buf: _ShardBuffer) -> None:
     try:
         _write_atomically(plan.out / f"{name}.npy", lambda f: np.save(f, buf.images[ok]))
         _write_atomically(plan.out / f"{name}.labels.npy", lambda f: np.save(f, labels))
-        transient = any(reason in _TRANSIENT_REASONS for _, reason in skips)
+        transient = any(reason in TRANSIENT_REASONS for _, reason in skips)
         # A shard that met a skip that may go away (permission denied...) is redone next time.
         meta = {
             "digest": "" if transient else plan.digests[s],

@@ -242,6 +242,11 @@ class _Walk:
         self._report(force=True)
 
 
+# Skip reasons that may go away without the file changing (from _os_reason and the decoder):
+# a load or cache shard that met one is not cached, so the next load tries those files again.
+TRANSIENT_REASONS = frozenset({"permission denied", "file not found", "out of memory"})
+
+
 def _os_reason(err: OSError) -> str:
     if isinstance(err, PermissionError):
         return "permission denied"

@@ -24,7 +24,8 @@ import numpy as np
 from .config import DataConfig
 from .data import ImageDataset, load_demo_dataset, load_image_folder
 from .data_cache import _read_manifest, cache_folder_for, is_cache_folder, open_cache
-from .data_cache_build import CacheEstimate, build_cache
+from .data_cache_build import build_cache
+from .data_cache_cost import CacheEstimate
 from .data_scan import scan_folder
 
 # Decoded bytes below which "auto" keeps everything in memory (docs/benchmarks.md, "Data

@@ -19,7 +19,8 @@ from sagan_engine import data_cache, data_cache_build, training_data
 from sagan_engine.config import DataConfig
 from sagan_engine.data import load_image_folder
 from sagan_engine.data_cache import DiskArray, is_cache_folder, open_cache
-from sagan_engine.data_cache_build import CacheSpaceError, build_cache
+from sagan_engine.data_cache_build import build_cache
+from sagan_engine.data_cache_cost import CacheSpaceError
 from sagan_engine.data_scan import LoadStopped, scan_folder
 from sagan_engine.errors import DataError
 
