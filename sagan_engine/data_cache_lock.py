@@ -89,7 +89,8 @@ class BuildLock:
             return None
         if age > STALE_S:
             return fields
-        if len(fields) >= 4 and fields[0] == socket.gethostname() and fields[3] == _pid_space():
+        same_machine = len(fields) >= 4 and fields[0] == socket.gethostname()
+        if same_machine and fields[3] == _pid_space() and sys.platform != "win32":
             if fields[1].isdigit() and not _running(int(fields[1])):
                 return fields
         return None
@@ -144,8 +145,6 @@ class BuildLock:
 
 def _pid_space() -> str:
     """This process's PID namespace (containers of one host name have their own), or "-"."""
-    if sys.platform == "win32":
-        return "-"  # os.kill(pid, 0) is no question there: it sends Ctrl-C
     try:
         return os.readlink("/proc/self/ns/pid").replace(" ", "_")
     except OSError:
@@ -153,6 +152,8 @@ def _pid_space() -> str:
 
 
 def _running(pid: int) -> bool:
+    """Whether process ``pid`` of this machine runs (not on Windows, where os.kill(pid, 0)
+    is no question: it sends Ctrl-C)."""
     try:
         os.kill(pid, 0)  # no signal sent: only asks whether the process exists
     except ProcessLookupError:
