@@ -365,3 +365,23 @@ def test_two_taking_over_one_stale_lock_at_once_leave_one_holder(tmp_path, monke
     assert first.path.exists()
     first.release()
     assert not first.path.exists() and not list(tmp_path.glob(".c.building*"))
+
+
+def test_on_windows_a_lock_is_judged_by_its_age_alone(tmp_path, monkeypatch):
+    """os.kill(pid, 0) sends Ctrl-C on Windows: the lock must not ask about its process."""
+    from sagan_engine import data_cache_lock
+    from sagan_engine.data_cache_lock import BuildLock
+
+    def kill_would_interrupt(pid):
+        raise AssertionError("asked about a process on Windows")
+
+    lock = BuildLock(tmp_path / "c")
+    assert lock.try_acquire()
+    host, _pid, token, space = lock.path.read_text().split()
+    lock.path.write_text(f"{host} 999999 {token} {space}\n")  # a process that does not run
+    monkeypatch.setattr(data_cache_lock, "_running", kill_would_interrupt)
+    monkeypatch.setattr(data_cache_lock.sys, "platform", "win32")
+    assert BuildLock(tmp_path / "c")._stale_content() is None  # fresh: its holder may run
+    old = time.time() - data_cache_lock.STALE_S - 60
+    os.utime(lock.path, (old, old))
+    assert BuildLock(tmp_path / "c")._stale_content() is not None
