@@ -385,3 +385,27 @@ def test_on_windows_a_lock_is_judged_by_its_age_alone(tmp_path, monkeypatch):
     old = time.time() - data_cache_lock.STALE_S - 60
     os.utime(lock.path, (old, old))
     assert BuildLock(tmp_path / "c")._stale_content() is not None
+
+
+def test_a_build_touches_its_lock_at_most_every_few_seconds(tmp_path, monkeypatch):
+    """Progress comes up to 20 times a second; each touch reads and stamps the lock file,
+    over the network on shared storage: once every TOUCH_EVERY_S keeps it fresh enough."""
+    from sagan_engine import data_cache_lock
+    from sagan_engine.data_cache_lock import BuildLock
+
+    now = [1000.0]
+    monkeypatch.setattr(data_cache_lock.time, "monotonic", lambda: now[0])
+    lock = BuildLock(tmp_path / "c")
+    assert lock.try_acquire()
+    old = time.time() - 100
+    os.utime(lock.path, (old, old))
+    lock.touch()
+    assert lock.path.stat().st_mtime > old + 50  # the first touch stamps it
+    os.utime(lock.path, (old, old))
+    now[0] += data_cache_lock.TOUCH_EVERY_S / 2
+    lock.touch()
+    assert lock.path.stat().st_mtime == pytest.approx(old)  # too soon: left alone
+    now[0] += data_cache_lock.TOUCH_EVERY_S
+    lock.touch()
+    assert lock.path.stat().st_mtime > old + 50
+    lock.release()
