@@ -92,6 +92,8 @@ class ImageDataset:
     skipped: list[SkippedFile]
     source: str
     class_reason: str = ""  # what data.classes decided and why, in words
+    # Which files it holds (FolderScan.fingerprint); "" when not from a folder or unknown.
+    fingerprint: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -184,6 +186,7 @@ def load_image_folder(
         skipped=scan.skipped + decode_skips,
         source=_display(scan.root),
         class_reason=scan.class_reason,
+        fingerprint=scan.fingerprint(ok),
     )
 
 

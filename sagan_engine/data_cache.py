@@ -154,6 +154,7 @@ def open_cache(path: str | os.PathLike) -> ImageDataset:
         skipped=skipped,
         source=manifest["source"],
         class_reason=manifest.get("class_reason", ""),
+        fingerprint=manifest.get("fingerprint", ""),  # absent from caches of before 2026-11
     )
 
 

@@ -411,9 +411,18 @@ def _finish(plan: _Plan) -> ImageDataset:
         "images": sum(s["count"] for s in shards),
         "class_names": list(plan.scan.class_names),
         "class_reason": plan.scan.class_reason,
+        "fingerprint": _fingerprint(plan.scan, skipped),
         "shards": [s for s in shards if s["count"]],
         "skipped": sorted(skipped),
     }
     data = (json.dumps(manifest, indent=1) + "\n").encode("utf-8")
     _write_atomically(plan.out / MANIFEST, lambda f: f.write(data))
     return open_cache(plan.out)
+
+
+def _fingerprint(scan: FolderScan, skipped: list[list[str]]) -> str:
+    """The scan's fingerprint over the files the shards hold (not those a decode skipped)."""
+    left_out = {path for path, _ in skipped}
+    return scan.fingerprint(
+        [_display(f.relative_to(scan.root)) not in left_out for f in scan.files]
+    )

@@ -4,11 +4,12 @@ files left out (see :mod:`sagan_engine.data` for the rules). Never imports Qt or
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .class_labels import decide_classes
@@ -57,11 +58,30 @@ class FolderScan:
     skipped: list[SkippedFile]
     seconds: float
     class_reason: str = ""  # what data.classes decided and why, in words
+    sizes: list[int] = field(default_factory=list)  # of ``files``, in bytes, as scanned
 
     @property
     def num_classes(self) -> int:
         """Number of classes; 0 when the folder is unconditional."""
         return len(self.class_names)
+
+    def fingerprint(self, used: Sequence[bool] | None = None) -> str:
+        """A digest of which images a dataset of this folder holds: every used file's path
+        relative to the folder, its size and its class, in order (``used``: a flag per file,
+        False for those left out when decoding).
+
+        Two copies of a folder have the same fingerprint wherever they lie; a file added,
+        removed, renamed, resized or moved to another class changes it. Not the pixels:
+        reading every file again would cost as much as decoding it.
+        """
+        digest = hashlib.sha256(f"{self.class_names!r}\n".encode())
+        for i, (file, label) in enumerate(zip(self.files, self.labels, strict=True)):
+            if used is not None and not used[i]:
+                continue
+            rel = "/".join(file.relative_to(self.root).parts)  # the same on every OS
+            size = self.sizes[i] if self.sizes else -1
+            digest.update(os.fsencode(rel) + f"\0{size}|{label}\n".encode())
+        return digest.hexdigest()[:16]
 
 
 def _display(path: str | os.PathLike) -> str:
@@ -123,18 +143,19 @@ def scan_folder(
     if not found:
         raise DataError(_nothing_usable_message(shown, len(walk.file_skips), walk.file_skips))
 
-    decision = decide_classes((top for _, top in found), classes, _display)
+    decision = decide_classes((top for _, top, _ in found), classes, _display)
     index = {name: i for i, name in enumerate(decision.class_dirs)}
     # Sorted as the Paths would sort (part by part), without the cost of comparing Paths.
     found.sort(key=lambda item: item[0].split(os.sep))
     return FolderScan(
         root=root,
-        files=[root / rel for rel, _ in found],
-        labels=[index.get(top, 0) for _, top in found],
+        files=[root / rel for rel, _, _ in found],
+        labels=[index.get(top, 0) for _, top, _ in found],
         class_names=[_display(name) for name in decision.class_dirs],
         skipped=sorted(walk.skipped, key=lambda s: s.path),
         seconds=time.perf_counter() - start,
         class_reason=decision.reason,
+        sizes=[size for _, _, size in found],
     )
 
 
@@ -145,7 +166,7 @@ class _RootUnreadable(Exception):
 
 
 class _Walk:
-    """Depth-first scandir walk collecting (relative path, top-level sub-folder) pairs."""
+    """Depth-first scandir walk collecting (relative path, top-level sub-folder, size)."""
 
     def __init__(
         self,
@@ -155,7 +176,7 @@ class _Walk:
         self.should_stop = should_stop
         # Waits one interval before its first call: a small folder reports only its end.
         self.report_progress = _ProgressReporter(progress, wait_first=True)
-        self.found: list[tuple[str, str | None]] = []
+        self.found: list[tuple[str, str | None, int]] = []
         self.skipped: list[SkippedFile] = []
         self.file_skips: list[SkippedFile] = []  # the image files among ``skipped``
         self.folders = 0
@@ -209,7 +230,8 @@ class _Walk:
                             else:  # never opened: reading a named pipe would wait forever
                                 self._skip(rel, NOT_A_FILE, is_image=True)
                             continue
-                        if entry.stat().st_size == 0:
+                        size = entry.stat().st_size
+                        if size == 0:
                             self._skip(rel, "empty file", is_image=True)
                             continue
                 except OSError as err:
@@ -219,7 +241,7 @@ class _Walk:
                 if is_dir:
                     subdirs.append((entry, rel))
                 elif is_image:
-                    self.found.append((rel, top))
+                    self.found.append((rel, top, size))
             # Claimed in name order, so which of two links to one folder wins is predictable.
             children = []
             for entry, rel in sorted(subdirs, key=lambda item: item[0].name):

@@ -87,20 +87,21 @@ class DistributedContext:
         """Raise :class:`DataError` on every rank when the ranks disagree on ``facts`` (e.g.
         how many images of which classes each one loaded): a run whose machines hold other
         copies of the data would train on it silently, or fail in DDP with a message about
-        parameter sizes."""
+        parameter sizes. A fact that is None on some rank (not known there) is not compared."""
         if self.world_size == 1:
             return
         gathered: list = [None] * self.world_size
         torch_dist.all_gather_object(gathered, (socket.gethostname(), facts))
         host0, first = gathered[0]
+        known = [k for k in first if all(f.get(k) is not None for _, f in gathered)]
         for rank, (host, other) in enumerate(gathered[1:], start=1):
-            if other != first:
-                differs = "; ".join(
-                    f"{key} {first.get(key)} on rank 0 ({host0}), {other.get(key)} on rank "
-                    f"{rank} ({host})"
-                    for key in first
-                    if first.get(key) != other.get(key)
-                )
+            differs = "; ".join(
+                f"{key} {first.get(key)} on rank 0 ({host0}), {other.get(key)} on rank "
+                f"{rank} ({host})"
+                for key in known
+                if first.get(key) != other.get(key)
+            )
+            if differs:
                 raise DataError(
                     f"the processes of this run do not see the same {what}{where}: {differs}; "
                     "give every machine the same copy"

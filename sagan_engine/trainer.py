@@ -180,6 +180,8 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
                 "images per class": np.bincount(np.asarray(dataset.labels)).tolist()
                 if dataset.class_names
                 else None,
+                # Same counts, other files: a copy resized or edited on one machine.
+                "files (names, sizes, classes)": dataset.fingerprint or None,
             },
             f" ({dataset.source})" if dataset.source else "",
         )

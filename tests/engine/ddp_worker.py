@@ -122,8 +122,12 @@ def main() -> int:
 
     batch_norm_error = synchronised_batch_norm_error(context)
     events: list[str] = []
-    # "other-data": rank 1's machine holds another copy of the folder, 4 images short.
+    # "other-data": rank 1's machine holds another copy of the folder, 4 images short;
+    # "other-files": as many images of each class on both, but other files (or sizes).
     short = sys.argv[4:] == ["other-data"] and context.rank == 1
+    dataset = synthetic_dataset(NUM_IMAGES - 4 if short else NUM_IMAGES)
+    if sys.argv[4:] == ["other-files"]:
+        dataset.fingerprint = f"{context.rank}" * 16
     config = run_config(steps)
     if sys.argv[4:] == ["stop-after-3"]:  # rank 0 asks to stop after step 3 (Ctrl-C)
         config = config.replace(train={"log_every": 2})
@@ -138,7 +142,7 @@ def main() -> int:
         Trainer._train_step = stopping_step
     trainer = Trainer(
         config,
-        synthetic_dataset(NUM_IMAGES - 4 if short else NUM_IMAGES),
+        dataset,
         run_dir,
         listeners=[lambda event: events.append(type(event).__name__)],
         distributed=context,

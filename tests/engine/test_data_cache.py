@@ -62,6 +62,8 @@ def test_cache_holds_the_images_labels_and_skips_of_the_in_memory_load(folder, t
         (s.path, s.reason) for s in memory.skipped
     ]
     assert disk.source == memory.source
+    # Which files they hold (torchrun compares it across machines), broken.png left out.
+    assert disk.fingerprint == memory.fingerprint != ""
     assert len(shard_files(tmp_path / "c")) == 6  # 91 files in shards of 16
     assert is_cache_folder(tmp_path / "c")
 

@@ -242,3 +242,32 @@ def test_should_stop_aborts_the_scan(tmp_path):
     write_images(tmp_path, ["a.png"])
     with pytest.raises(LoadStopped):
         scan_folder(tmp_path, should_stop=lambda: True)
+
+
+# --------------------------------------------------------------------------- fingerprint
+
+
+def test_copies_of_a_folder_share_a_fingerprint_and_any_change_of_its_files_breaks_it(tmp_path):
+    """torchrun compares the fingerprints of every machine's copy before training."""
+    names = ["cats/a.png", "cats/b.png", "dogs/c.png"]
+    first, second = tmp_path / "first", tmp_path / "elsewhere" / "second"
+    for copy in (first, second):
+        write_images(copy, names)
+    reference = load_image_folder(first, RES, cache_dir=None).fingerprint
+    assert load_image_folder(second, RES, cache_dir=None).fingerprint == reference
+    # A file that cannot be decoded is left out of the dataset, and out of its fingerprint.
+    (second / "dogs" / "broken.png").write_bytes(b"not a png")
+    assert load_image_folder(second, RES, cache_dir=None).fingerprint == reference
+
+    def changed(change) -> str:
+        folder = tmp_path / f"case{len(list(tmp_path.iterdir()))}"
+        write_images(folder, names)
+        change(folder)
+        return load_image_folder(folder, RES, cache_dir=None).fingerprint
+
+    resized = changed(lambda f: write_images(f, ["cats/b.png"], size=(24, 24)))
+    renamed = changed(lambda f: (f / "cats/b.png").rename(f / "cats/bb.png"))
+    moved = changed(lambda f: (f / "cats/b.png").rename(f / "dogs/b.png"))
+    added = changed(lambda f: write_images(f, ["dogs/d.png"]))
+    fingerprints = [reference, resized, renamed, moved, added]
+    assert len(set(fingerprints)) == len(fingerprints)

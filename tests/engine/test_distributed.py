@@ -166,6 +166,39 @@ def test_ranks_that_loaded_other_data_stop_naming_what_differs(tmp_path):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+def test_ranks_with_as_many_images_but_other_files_stop_too(tmp_path):
+    """Same counts per class, other files (a copy resized or edited on one machine): the
+    datasets' fingerprints differ, and every rank stops naming them."""
+    (tmp_path / "out").mkdir()
+    results = _launch(tmp_path / "run", tmp_path / "out", STEPS, "other-files")
+    for result in results:
+        assert result.returncode != 0
+        assert "do not see the same training data (synthetic)" in result.stdout, result.stdout
+        expected = f"files (names, sizes, classes) {'0' * 16} on rank 0"
+        assert expected in result.stdout and f"{'1' * 16} on rank 1" in result.stdout
+        assert "images per class" not in result.stdout  # only what differs is named
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_fact_one_rank_does_not_know_is_not_compared(monkeypatch):
+    """A cache prepared by an older version has no fingerprint: that is not a difference."""
+    import sagan_engine.distributed as distributed
+    from sagan_engine.errors import DataError
+
+    def gather(facts_by_rank):
+        def fill(out, _mine):
+            out[:] = [("host", facts) for facts in facts_by_rank]
+
+        monkeypatch.setattr(distributed.torch_dist, "all_gather_object", fill)
+
+    context = DistributedContext(rank=0, local_rank=0, world_size=2)
+    gather([{"images": 8, "files": "abc"}, {"images": 8, "files": None}])
+    context.check_same("training data", {})  # no error
+    gather([{"images": 8, "files": "abc"}, {"images": 8, "files": "abd"}])
+    with pytest.raises(DataError, match="files abc on rank 0 .*, abd on rank 1"):
+        context.check_same("training data", {})
+
+
 def test_a_stop_on_rank_zero_stops_every_rank_at_the_next_logged_step(tmp_path):
     """Ranks agree on a stop with an all-reduce that waits for the device: only at logged
     steps (every 2 here), not after every step, and all of them at the same one."""
