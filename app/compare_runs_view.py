@@ -104,6 +104,10 @@ class CompareRunsView(QWidget):
         splitter.addWidget(self.quality_plot)
         splitter.addWidget(self.legend)
         splitter.addWidget(self.loss_plot)
+        # Until the user drags a handle, the legend keeps the height its rows need when the
+        # view is resized (narrower: the labels wrap onto more lines).
+        self._sized_by_user = False
+        splitter.splitterMoved.connect(self._user_moved_splitter)
         self.notes = QLabel("Choose runs with File → Compare runs….")
         self.notes.setWordWrap(True)
         self.notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -156,6 +160,7 @@ class CompareRunsView(QWidget):
         self.labels = legend_labels(self.runs)
         colours = [run_colour(index, len(self.runs)) for index in range(len(self.runs))]
         self.legend.set_runs(self.labels, colours)
+        self._sized_by_user = False
         self._fit_legend()
         self.quality_curves, self.loss_curves = [], []
         for run, colour in zip(self.runs, colours, strict=True):
@@ -182,6 +187,14 @@ class CompareRunsView(QWidget):
         notes = [f"{run.name}: {note}" for run in self.runs for note in run.notes]
         self.notes.setText("\n".join(notes) if notes else f"{len(self.runs)} runs compared.")
         self.compared.emit(self.runs)
+
+    def _user_moved_splitter(self, _position: int, _index: int) -> None:
+        self._sized_by_user = True
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if self.runs and not self._sized_by_user:
+            self._fit_legend()
 
     def _fit_legend(self) -> None:
         """Room for every legend row (up to 40% of the height), the plots share the rest."""

@@ -127,3 +127,29 @@ def test_runs_of_the_same_name_get_labels_that_tell_them_apart(tmp_path):
     runs = [RunCurves(str(tmp_path / "a" / "run")), RunCurves(str(tmp_path / "b" / "run"))]
     runs.append(RunCurves(str(tmp_path / "b" / "other")))
     assert legend_labels(runs) == ["a/run", "b/run", "other"]
+
+
+def test_the_legend_keeps_room_for_its_rows_when_the_view_is_resized(qtbot, tmp_path):
+    """Narrower, the labels wrap onto more lines: the legend grows with them, until the user
+    drags a splitter handle (then the heights are theirs)."""
+    from app.compare_runs_view import CompareRunsView
+    from app.run_curves import RunCurves
+
+    view = CompareRunsView()
+    qtbot.addWidget(view)
+    view.resize(900, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    long_name = "a run with a long name that wraps when the view is narrow"
+    view.show_runs([RunCurves(str(tmp_path / f"{long_name} {i}")) for i in range(3)])
+    wide = view.legend.wanted_height()
+    assert view.splitter.sizes()[1] >= wide > 0
+    view.resize(260, 700)
+    qtbot.waitUntil(lambda: view.legend.wanted_height() > wide)
+    qtbot.waitUntil(lambda: view.splitter.sizes()[1] >= view.legend.wanted_height())
+
+    view.splitter.splitterMoved.emit(100, 1)  # as a drag of the handle does
+    dragged = view.splitter.sizes()
+    view.resize(900, 700)
+    qtbot.wait(50)
+    assert view.splitter.sizes()[1] == dragged[1]
