@@ -48,6 +48,16 @@ class AttentionStatsHistory:
     def values(self, layer: str, statistic: str) -> np.ndarray:
         return np.asarray(self._values[layer][statistic], dtype=float)
 
+    def until(self, step: int) -> AttentionStatsHistory:
+        """A copy of the statistics up to ``step`` (a run continued from its checkpoint at
+        ``step`` measures the later ones again; its log may still hold the lost ones)."""
+        kept = AttentionStatsHistory()
+        kept.extend(event for event in self.to_events() if event.step <= step)
+        return kept
+
+    def last_step(self) -> int | None:
+        return max((steps[-1] for steps in self._steps.values() if steps), default=None)
+
     def to_events(self) -> list[AttentionStats]:
         """The history as events again (e.g. for :func:`sagan_engine.export.save_metrics_csv`)."""
         by_step: dict[int, list[LayerAttentionStats]] = {}

@@ -89,12 +89,23 @@ class AttentionStatsView(QWidget):
         self.curves.clear()
         self.refresh()
 
+    def prepend_history(self, earlier: AttentionStatsHistory) -> None:
+        """Put a run's earlier statistics (read from its metrics.csv) before the live ones,
+        e.g. when a run is continued and its first new statistics may already be shown."""
+        last = earlier.last_step()
+        if last is None:
+            return
+        earlier.extend(e for e in self.history.to_events() if e.step > last)
+        self.set_history(earlier)
+
     def show_problem(self, message: str) -> None:
         """Why there are no curves (e.g. a metrics.csv that cannot be read)."""
         self.note.setText(f"No attention statistics: {message}")
 
     def add_stats(self, events: list[AttentionStats]) -> None:
-        if self.history.extend(events):
+        # A continued run measures its first step again, which its log already holds.
+        last = self.history.last_step()
+        if self.history.extend(e for e in events if last is None or e.step > last):
             self.refresh()
 
     def refresh(self) -> None:

@@ -45,10 +45,20 @@ class AttentionTools(QTabWidget):
         self.ablation.set_sample(z, label)
         self.all_pixels.set_sample(z, label)
 
-    def load_run_metrics(self, jobs, metrics: str | Path) -> None:
-        """Read a run's attention statistics from its metrics.csv in the background."""
-        job = jobs.start(lambda job: AttentionStatsHistory.from_csv(metrics), "attention-stats")
-        job.succeeded.connect(self.shown.guard(self.stats_view.set_history))
+    def load_run_metrics(self, jobs, metrics: str | Path, resumed_at: int | None = None) -> None:
+        """Read a run's attention statistics from its metrics.csv in the background.
+        ``resumed_at``: the run goes on from its checkpoint at that step, so the statistics
+        up to it go before those streaming in (as the training curves do)."""
+
+        def read(job) -> AttentionStatsHistory:
+            history = AttentionStatsHistory.from_csv(metrics)
+            return history if resumed_at is None else history.until(resumed_at)
+
+        job = jobs.start(read, "attention-stats")
+        show = (
+            self.stats_view.set_history if resumed_at is None else self.stats_view.prepend_history
+        )
+        job.succeeded.connect(self.shown.guard(show))
         job.failed.connect(
             self.shown.guard(lambda message, _d: self.stats_view.show_problem(message))
         )

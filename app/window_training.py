@@ -132,10 +132,11 @@ class WindowTraining:
         self.data_panel.set_cache_mode(plan.request.config.data.cache)
         self._show_run_data(plan.request.config.data.folder)
         started = self._begin_session(plan.request)
-        # The curves pick up where the run's metrics.csv left off.
+        # The curves and attention statistics pick up where the run's metrics.csv left off.
         metrics = RunFolder(run_dir).metrics_path
         if started and metrics.is_file():
             self.curves_view.load_csv(self.jobs, metrics, resumed_at=plan.from_step)
+            self.attention_tools.load_run_metrics(self.jobs, metrics, resumed_at=plan.from_step)
         return started
 
     def _show_run_data(self, folder: str | None) -> None:

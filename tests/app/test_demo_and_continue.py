@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
+from app.attention_stats_history import AttentionStatsHistory
 from app.main_window import EXPLORE, TRAIN
 from app.run_continuation import CannotContinue, plan_continuation
 from app.window_inspection import FIRST_LOOK_CLASS, FIRST_LOOK_QUERY
@@ -121,6 +122,13 @@ def test_stop_then_continue_training_picks_up_exactly(qtbot, window, tiny_folder
     assert metric_steps(run_dir) == list(range(1, 8))  # log_every = 1: one row a step
     qtbot.waitUntil(lambda: len(window.curves_view.history) == 7, timeout=TIMEOUT)
     assert list(window.curves_view.history.column("step")) == list(range(1, 8))
+    # The attention statistics over training too: the first session's, then the new ones.
+    logged = AttentionStatsHistory.from_csv(run_dir / "metrics.csv")
+    layer = logged.layers[0]
+    stats = window.attention_tools.stats_view
+    qtbot.waitUntil(lambda: len(stats.history) == len(logged), timeout=TIMEOUT)
+    assert list(stats.history.steps(layer)) == list(logged.steps(layer))
+    assert logged.steps(layer)[0] < 4 < logged.steps(layer)[-1]
 
 
 def test_continue_an_opened_run_whose_data_moved(qtbot, window, tiny_folder, tmp_path, monkeypatch):
