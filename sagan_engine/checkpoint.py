@@ -109,19 +109,7 @@ def save_checkpoint(
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     """Read a checkpoint file; every problem becomes a CheckpointError naming the file."""
     path = Path(path)
-    refuse_pickle(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        with safe_open(str(path), framework="pt", device=str(device)) as handle:
-            metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise CheckpointError(
-            f"{path}: not a readable safetensors checkpoint (truncated or corrupted?): {err}"
-        ) from None
-    if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: a safetensors file, but not a SAGAN Studio checkpoint")
+    metadata, tensors = _read(path, device, with_tensors=True)
     try:
         step = int(metadata["step"])
         class_names = json.loads(metadata["class_names"])
@@ -133,6 +121,38 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     except ConfigError as err:
         raise CheckpointError(str(err)) from None
     return Checkpoint(path, step, config, class_names, tensors, extra)
+
+
+def saved_step(path: str | Path) -> int:
+    """The step a checkpoint file was saved at, from its header alone (no tensor is read),
+    with the errors of :func:`load_checkpoint`."""
+    path = Path(path)
+    metadata, _ = _read(path, "cpu", with_tensors=False)
+    try:
+        return int(metadata["step"])
+    except (KeyError, ValueError) as err:
+        raise CheckpointError(f"{path}: damaged checkpoint metadata ({err})") from None
+
+
+def _read(
+    path: Path, device: str | torch.device, with_tensors: bool
+) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """A checkpoint's metadata, and its tensors when asked; CheckpointError naming the file
+    for a pickle, a missing file, a damaged one, or a safetensors file of something else."""
+    refuse_pickle(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()} if with_tensors else {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(
+            f"{path}: not a readable safetensors checkpoint (truncated or corrupted?): {err}"
+        ) from None
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: a safetensors file, but not a SAGAN Studio checkpoint")
+    return metadata, tensors
 
 
 def refuse_pickle(path: Path) -> None:

@@ -160,6 +160,8 @@ def _pixel(text: str) -> tuple[int, int]:
 # --------------------------------------------------------------------------- train
 def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
     """The run's config and the folder to resume (if any) from the arguments."""
+    from .checkpoint import saved_step
+
     resume_dir = None
     if args.resume:
         # A resumed run stays in its folder with its config: these would be silently ignored.
@@ -171,13 +173,21 @@ def _train_config(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
             raise SaganError(f"{folder.path}: no such run folder")
         if not folder.is_run():
             raise SaganError(f"{folder.path}: not a run folder (no config.json)")
-        if folder.latest_checkpoint() is None:  # before loading data or writing anything
+        latest = folder.latest_checkpoint()
+        if latest is None:  # before loading data or writing anything
             raise SaganError(
                 f"{folder.path}: no checkpoint to resume from (expected "
                 f"checkpoints/step_NNNNNN.safetensors); `train --config {folder.config_path} "
                 f"--out {folder.path}` starts it again from step 0"
             )
         config = RunConfig.load(folder.config_path)
+        done = saved_step(latest)
+        total = config.train.steps if args.steps is None else args.steps
+        if total <= done:  # nothing to train: refused before the data loads, as in Trainer
+            raise SaganError(
+                f"{folder.path}: the run is already at step {done}: pass --steps above {done} "
+                "(the new total) to continue it"
+            )
         resume_dir = str(folder.path)
     elif args.config:
         config = RunConfig.load(args.config)

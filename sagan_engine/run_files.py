@@ -172,9 +172,24 @@ class RunFiles:
         self._emit(CheckpointSaved(self.step, str(path)))
         self.dist.barrier()
 
-    def _load_for_resume(self) -> None:
+    def _resume_checkpoint(self) -> Path:
         source = self._resume_from
-        path = ckpt_io.resolve_checkpoint(self.run_folder.path if source is True else source)
+        return ckpt_io.resolve_checkpoint(self.run_folder.path if source is True else source)
+
+    def _check_steps_left(self) -> None:
+        """Refuse a resume with no step to train, before anything is built or written: the
+        loop would train nothing, yet write config.json with the smaller total, the grid of
+        the checkpoint's step and a statistics row again."""
+        path = self._resume_checkpoint()
+        done, total = ckpt_io.saved_step(path), self.config.train.steps
+        if total <= done:
+            raise ConfigError(
+                f"the run is already at step {done} ({path.name}) and train.steps is {total}: "
+                f"set it above {done} (the new total) to continue the run"
+            )
+
+    def _load_for_resume(self) -> None:
+        path = self._resume_checkpoint()
         ckpt = ckpt_io.load_checkpoint(path, device=self.device)
         if ckpt.config.model != self.config.model:
             raise CheckpointError(_model_mismatch(path, ckpt.config.model, self.config.model))

@@ -282,6 +282,8 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
                 self.state = "finished"
 
     def _run(self) -> TrainingFinished:
+        if self._resume_from:
+            self._check_steps_left()
         self._build()
         if self.dist.is_main:
             self._prepare_run_folder()

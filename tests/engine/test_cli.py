@@ -197,3 +197,19 @@ def test_resume_after_the_data_moved_says_how_to_go_on(demo_run, tmp_path, capsy
     assert main(["train", "--resume", str(run), "--steps", "4", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "moved away: the run's data folder is not there any more" in err and "--data" in err
+
+
+@pytest.mark.parametrize("steps", [["--steps", "2"], ["--steps", "1"], []])
+def test_resuming_with_no_step_left_says_what_to_pass_and_changes_nothing(
+    demo_run, tmp_path, capsys, steps
+):
+    """`--steps` at or below the run's step (or none, where the run finished its total)
+    trained nothing, said "completed", and wrote config.json, the last grid, the snapshot and
+    a statistics row again."""
+    run = shutil.copytree(demo_run, tmp_path / "run")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert main(["train", "--resume", str(run), *steps, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and len(err.strip().splitlines()) == 1  # before any loading
+    assert "already at step 2: pass --steps above 2 (the new total)" in err
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

@@ -368,3 +368,24 @@ def test_resuming_with_another_class_count_says_what_changed(tmp_path):
     message = str(raised.value)
     assert "num_classes 2 in it, 3 now" in message and "class sub-folders" in message
     assert "ModelConfig(" not in message  # not two dumps of every field
+
+
+def folder_contents(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("steps", [4, 3])
+def test_resuming_with_no_step_left_is_refused_and_changes_nothing(tmp_path, steps):
+    """A resume to a total at or below the checkpoint's step trained nothing, yet wrote
+    config.json with the smaller total, the grid and snapshot of that step and a statistics
+    row again."""
+    run = tmp_path / "run"
+    Trainer(tiny_config(steps=4, checkpoint_every=4), synthetic_dataset(), run).run()
+    before = folder_contents(run)
+    events = []
+    again = Trainer(tiny_config(steps=steps), synthetic_dataset(), run, resume=True)
+    again.add_listener(events.append)
+    with pytest.raises(ConfigError, match="already at step 4 .* set it above 4 .the new total"):
+        again.run()
+    assert folder_contents(run) == before
+    assert isinstance(events[-1], TrainingFailed) and "already at step 4" in events[-1].message
