@@ -153,3 +153,32 @@ def test_the_legend_keeps_room_for_its_rows_when_the_view_is_resized(qtbot, tmp_
     view.resize(900, 700)
     qtbot.wait(50)
     assert view.splitter.sizes()[1] == dragged[1]
+
+
+def test_export_metrics_writes_the_opened_runs_whole_log_named_for_it(
+    window, qtbot, two_runs, tmp_path, monkeypatch
+):
+    """The shown run's metrics.csv, every column (attention statistics and SWD included, as
+    `sagan-engine export --csv` writes it), offered in that run's folder under its name, also
+    after another run was trained in this window."""
+    from PySide6.QtWidgets import QFileDialog
+
+    run_a, run_b = two_runs
+    window.run_dir = str(run_b)  # the run trained last in this window
+    with qtbot.waitSignal(window.mode_changed, timeout=30_000):
+        window.open_run(str(run_a))
+    qtbot.waitUntil(lambda: window.export_metrics_action.isEnabled(), timeout=30_000)
+    offered = []
+
+    def save_as(_parent, _title, start, _filters):
+        offered.append(start)
+        return str(tmp_path / "exported.csv"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as)
+    with qtbot.waitSignal(window.export_done, timeout=30_000) as done:
+        window.export_metrics_action.trigger()
+    assert offered == [str(run_a / "run-a-metrics.csv")]
+    exported = Path(done.args[0]).read_bytes()
+    assert exported == (run_a / "metrics.csv").read_bytes()
+    header = exported.decode().splitlines()[0].split(",")
+    assert "swd_avg" in header and any(c.startswith("attention_entropy[") for c in header)
