@@ -109,14 +109,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from app.main_window import MainWindow
     from app.refcount_guard import guard_singletons
-    from app.settings import APP_NAME, ORGANISATION
+    from app.settings import APP_NAME, DISPLAY_NAME, ORGANISATION
     from app.style import apply_style
 
     guard_singletons()
     app = QApplication.instance() or QApplication([sys.argv[0], *rest])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APP_NAME)
-    app.setApplicationDisplayName("SAGAN Studio")
+    app.setApplicationDisplayName(DISPLAY_NAME)
     app.setApplicationVersion(__version__)
     apply_style(app)
 

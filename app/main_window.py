@@ -30,7 +30,7 @@ from app.jobs import JobRunner
 from app.modes import EXPLORE, TRAIN  # noqa: F401 - also the names tests import from here
 from app.refcount_guard import guard_singletons
 from app.run_continuation import continuable_run
-from app.settings import Settings
+from app.settings import DISPLAY_NAME, Settings
 from app.training_worker import IDLE, LOADING, PAUSED, RUNNING, STOPPING, TrainingWorker
 from app.window_construction import WindowConstruction
 from app.window_exploring import WindowExploring
@@ -84,7 +84,7 @@ class MainWindow(
         collect_on_gui_thread()  # Qt objects in cycles die on this thread: app.gui_thread_gc
         super().__init__(parent)
         self.settings = settings or Settings()
-        self.setWindowTitle("SAGAN Studio")
+        self.set_title()
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.setStyleSheet(STYLE_SHEET)
@@ -110,6 +110,7 @@ class MainWindow(
         self._close_when_idle = False
         self._session_failed = False  # the training session now or last failed
         self._trained_to: int | None = None  # its last step shown (None: it never began)
+        self._session_run = ("", False)  # its run folder's name, and whether it was resumed
         self._closing = False
 
         self._build_views()
@@ -197,6 +198,12 @@ class MainWindow(
     def _forget_error_box(self, box: QMessageBox) -> None:
         if self.error_box is box:
             self.error_box = None
+
+    def set_title(self, what: str | None = None) -> None:
+        """The window title: what the window shows, then the app's name. Ending with the name
+        keeps Qt from appending it again (on X11 and Windows it appends the application's
+        display name to a title that does not end with it)."""
+        self.setWindowTitle(f"{what} — {DISPLAY_NAME}" if what else DISPLAY_NAME)
 
     def _set_state_text(self, text: str, colour: str = "") -> None:
         self.state_label.setText(text)

@@ -11,6 +11,7 @@ from sagan_engine.runs import default_runs_dir
 
 ORGANISATION = "SAGAN Studio"
 APP_NAME = "sagan-studio"
+DISPLAY_NAME = "SAGAN Studio"  # in titles and dialogs
 
 GEOMETRY = "window/geometry"
 WINDOW_STATE = "window/state"

@@ -90,7 +90,7 @@ class WindowExploring:
         self.attention_view.set_gammas(info.gammas)
         self.settings.last_run = info.run_dir or info.checkpoint
         where = self._model_name(info)
-        self.setWindowTitle(f"SAGAN Studio — exploring {where}")
+        self.set_title(f"exploring {where}")
         self._show_exploring_state()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)

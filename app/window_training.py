@@ -100,7 +100,8 @@ class WindowTraining:
         self.last_checkpoint, self.total_steps = None, config.train.steps
         self._ema = config.train.ema
         verb = "continuing" if request.resume else "training"
-        self.setWindowTitle(f"SAGAN Studio — {verb} {request.run_dir.name}")
+        self._session_run = (request.run_dir.name, request.resume)
+        self.set_title(f"{verb} {request.run_dir.name}")
         self.inspector.follow_training(self.training.generator_snapshot)
         self.sample_view.clear("Loading the images…")
         started = self.training.start(request)
@@ -250,6 +251,11 @@ class WindowTraining:
         failed = self._session_failed
         if failed:  # the state went to idle after the failure, which said "Ready"
             self._set_state_text("Training failed", ERROR)
+        name, resumed = self._session_run
+        if self._trained_to is not None or resumed:
+            self.set_title(f"{name}, {'failed' if failed else 'stopped'}")
+        else:  # no run folder was made: nothing to name
+            self.set_title()
         if self._trained_to is None:  # while the images were loading
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
@@ -270,6 +276,7 @@ class WindowTraining:
             self.last_checkpoint = finished.checkpoint or self.last_checkpoint
             verb = "finished" if finished.reason == "completed" else "stopped"
             self._set_state_text(f"Training {verb} at step {finished.step}", "")
+            self.set_title(f"{self._session_run[0]}, {verb} at step {finished.step}")
             self.progress.setRange(0, max(self.total_steps, 1))
             self.progress.setValue(min(finished.step, self.total_steps))
             self.progress.setFormat(f"step {finished.step} / {self.total_steps} · {verb}")

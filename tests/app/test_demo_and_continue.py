@@ -45,7 +45,7 @@ def test_first_start_opens_the_demo_model_once_and_a_click_shows_attention(
     assert window.mode == EXPLORE
     assert window.model_info.config.model.resolution == 32
     assert len(window.model_info.class_names) == 8
-    assert "demo model" in window.windowTitle()
+    assert window.windowTitle() == "exploring the demo model — SAGAN Studio"
     with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
         click_sample(qtbot, window, 0, 12, 20)
     assert [name for _, name, _ in window.attention_view.heatmaps()] == ["G attention 16x16"]
@@ -104,6 +104,9 @@ def test_stop_then_continue_training_picks_up_exactly(qtbot, window, tiny_folder
     assert ended.args[0].step == 4
     run_dir = Path(window.run_dir)
     assert window.continue_action.isEnabled()
+    # The title says what the window shows now, the app's name once, at its end (Qt adds
+    # it on X11 to a title that does not end with it).
+    assert window.windowTitle() == f"{run_dir.name}, finished at step 4 — SAGAN Studio"
 
     # Steps not above the run's: one clear message, nothing starts.
     with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT) as shown:
@@ -205,6 +208,7 @@ def test_a_continue_that_fails_before_its_first_step_says_so_and_stays_possible(
     assert window.progress.format() == "failed before the first step"
     assert "failed before its first step" in window.sample_view.stack.hint.text()
     assert window.continue_action.isEnabled() and Path(window.run_dir) == run_dir
+    assert window.windowTitle() == f"{run_dir.name}, failed — SAGAN Studio"
 
 
 def test_a_typed_data_folder_is_kept_as_a_full_path(qtbot, window, tiny_folder, monkeypatch):

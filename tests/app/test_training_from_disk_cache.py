@@ -103,6 +103,7 @@ def test_stopping_while_decoding_keeps_the_window_usable_and_train_continues_it(
     with qtbot.waitSignal(window.training.session_ended, timeout=TIMEOUT) as ended:
         assert window.start_training()
     assert ended.args[0] is None  # never trained
+    assert window.windowTitle() == "SAGAN Studio"  # no run folder was made to name
     stopped = [line for line in logs if line.startswith("decoding stopped")]
     assert stopped and "the next Train continues it" in stopped[0], logs
     assert not any(text.startswith("decoding into the disk cache: 200/200") for text in progress)
