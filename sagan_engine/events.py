@@ -35,8 +35,8 @@ class StepStats:
     gammas: dict[str, float]  # gamma of every attention layer, G's then D's
     images_per_s: float  # real images seen by D per second
     seconds_per_step: float
-    elapsed_s: float
-    eta_s: float
+    elapsed_s: float  # the run's training time: over resumes, pauses left out
+    eta_s: float  # at this session's speed
 
 
 @dataclass(frozen=True)

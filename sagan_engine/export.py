@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -257,3 +258,28 @@ def metrics_until(path: Path, step: int) -> tuple[list[str], list[list[str]], in
     header, body = (rows[0], rows[1:]) if rows else ([], [])
     kept = [row for row in body if row and row[0].isdigit() and int(row[0]) <= step]
     return header, kept, len(body) - len(kept)
+
+
+def training_seconds_at(path: Path, step: int) -> float:
+    """The training time a metrics.csv records up to ``step`` (``elapsed_s``), 0 where it has
+    none or cannot be read. Logs written before the clock went on over resumes started it
+    again at 0 on every resume: those sessions are laid end to end."""
+    try:
+        header, rows, _ = metrics_until(path, step)
+    except (OSError, ValueError):  # no log, or not text: the time is not known
+        return 0.0
+    if "elapsed_s" not in header:
+        return 0.0
+    column = header.index("elapsed_s")
+    earlier = last = 0.0
+    for row in rows:
+        try:
+            elapsed = float(row[column])
+        except (IndexError, ValueError):  # a row of attention statistics only
+            continue
+        if not math.isfinite(elapsed):
+            continue
+        if elapsed < last:  # a resume that started the clock again
+            earlier += last
+        last = elapsed
+    return earlier + last

@@ -17,7 +17,7 @@ import torch
 from . import checkpoint as ckpt_io
 from .errors import CheckpointError, ConfigError, OutputError, TrainingError
 from .events import AttentionStats, CheckpointSaved, Log, QualityMeasured, StepStats
-from .export import metrics_header, metrics_rows, metrics_until
+from .export import metrics_header, metrics_rows, metrics_until, training_seconds_at
 from .metrics.evaluator import quality_columns
 from .output_paths import check_output_folder, output_errors
 from .runs import RunFolder
@@ -123,6 +123,7 @@ class RunFiles:
             "opt_G_groups": groups_g,
             "opt_D_groups": groups_d,
             "world_size": self.dist.world_size,
+            "elapsed_s": self._training_s(),  # the clock goes on from here on a resume
         }
         if self.feed is not None:  # where the disk pipeline's sample stream is, over all ranks
             extra["data_position"] = self.feed.position.to_json()
@@ -211,6 +212,10 @@ class RunFiles:
         if self.scaler.is_enabled():
             self.scaler.update(float(ckpt.tensors["scaler/scale"]))
         self.step = ckpt.step
+        elapsed = ckpt.extra.get("elapsed_s")
+        if not isinstance(elapsed, (int, float)):  # a checkpoint from before it kept the time
+            elapsed = training_seconds_at(self.run_folder.metrics_path, ckpt.step)
+        self._seconds_before = float(elapsed)
         self.last_checkpoint = path
         self._emit(Log(f"resumed from {path} at step {ckpt.step}"))
         self._drop_metrics_after(ckpt.step)

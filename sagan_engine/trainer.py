@@ -118,6 +118,10 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
         self._paused = False
         self._stop_requested = False
         self._seconds_paused = 0.0  # in all: not training time (speed, ETA, elapsed)
+        # The run's training time: earlier sessions' (from the checkpoint resumed) and this
+        # session's since its loop began; metrics.csv's elapsed_s, kept in every checkpoint.
+        self._seconds_before = 0.0
+        self._session_start = 0.0
         self.state = "idle"
         self.step = 0
         self.last_checkpoint: Path | None = None
@@ -313,24 +317,22 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
         self._evaluator = quality_eval.attach(self)  # None when train.eval_every is 0
         accumulated = torch.zeros(4, device=self.device)
         count = 0
-        window_start = time.perf_counter()
-        run_start = window_start
+        window_start = self._session_start = time.perf_counter()
         reason = "completed"
         while self.step < train.steps:
             paused_before = self._seconds_paused
             if self._wait_if_paused():
                 reason = "stopped"
                 break
-            pause = self._seconds_paused - paused_before
-            window_start += pause  # a pause of minutes is not minutes per step
-            run_start += pause
+            # A pause of minutes is not minutes per step (nor training time: _training_s).
+            window_start += self._seconds_paused - paused_before
             self.G.train()
             self.D.train()
             accumulated += self._train_step()  # one step further
             count += 1
             if self.step % train.log_every == 0 or self.step == train.steps:
                 now = time.perf_counter()
-                self._emit_stats(accumulated, count, now - window_start, now - run_start)
+                self._emit_stats(accumulated, count, now - window_start, self._training_s(now))
                 accumulated.zero_()
                 count = 0
                 window_start = now
@@ -359,6 +361,11 @@ class Trainer(TrainingStep, TrainingReports, RunFiles):
         )
         self._emit(finished)
         return finished
+
+    def _training_s(self, now: float | None = None) -> float:
+        """Seconds the run has trained in all, over resumes, pauses left out."""
+        now = time.perf_counter() if now is None else now
+        return self._seconds_before + now - self._session_start - self._seconds_paused
 
     def _stop_agreed(self) -> bool:
         """Whether to stop before the next step. Several processes must stop at one step:

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.linalg import matrix_norm
 
-from sagan_engine.checkpoint import load_checkpoint
+from sagan_engine.checkpoint import load_checkpoint, save_checkpoint
 from sagan_engine.data import ImageDataset
 from sagan_engine.errors import ConfigError, TrainingError
 from sagan_engine.events import (
@@ -389,3 +389,62 @@ def test_resuming_with_no_step_left_is_refused_and_changes_nothing(tmp_path, ste
         again.run()
     assert folder_contents(run) == before
     assert isinstance(events[-1], TrainingFailed) and "already at step 4" in events[-1].message
+
+
+def elapsed_column(run) -> list[float]:
+    with open(run / "metrics.csv", newline="") as handle:
+        return [float(row["elapsed_s"]) for row in csv.DictReader(handle) if row["elapsed_s"]]
+
+
+def trained_four_steps(run, keep_time: bool = True) -> tuple:
+    """A run at step 4 whose checkpoint says it trained for an hour (``keep_time``), or
+    holds no training time, as checkpoints written before it was kept."""
+    config = tiny_config(steps=4, log_every=1, checkpoint_every=4, sample_every=100)
+    Trainer(config, synthetic_dataset(), run).run()
+    path = run / "checkpoints/step_000004.safetensors"
+    ckpt = load_checkpoint(path)
+    assert ckpt.extra["elapsed_s"] >= elapsed_column(run)[-1] > 0  # saved after step 4's row
+    extra = {k: v for k, v in ckpt.extra.items() if k != "elapsed_s"}
+    if keep_time:
+        extra["elapsed_s"] = 3600.0
+    save_checkpoint(path, 4, ckpt.config, ckpt.class_names, ckpt.tensors, extra)
+    return config.replace(train={"steps": 6})
+
+
+def resumed_stats(config, run) -> list[StepStats]:
+    events = []
+    Trainer(config, synthetic_dataset(), run, resume=True, listeners=[events.append]).run()
+    return [e for e in events if isinstance(e, StepStats)]
+
+
+def test_the_training_time_goes_on_over_a_resume(tmp_path):
+    """metrics.csv's elapsed_s is the run's training time: on a resume it started again at
+    0. The ETA still comes from this session's speed."""
+    run = tmp_path / "run"
+    stats = resumed_stats(trained_four_steps(run), run)
+    assert [s.step for s in stats] == [5, 6]
+    assert all(3600 < s.elapsed_s < 3600 + 300 for s in stats)
+    assert elapsed_column(run)[4:] == [s.elapsed_s for s in stats]
+    assert stats[0].eta_s < 300  # one tiny step to go, not an hour's worth
+    assert load_checkpoint(run / "checkpoints/step_000006.safetensors").extra[
+        "elapsed_s"
+    ] == pytest.approx(stats[-1].elapsed_s, abs=60)
+
+
+def test_a_checkpoint_without_the_training_time_goes_on_from_the_log(tmp_path):
+    """Resumed from a checkpoint that holds no training time, the clock goes on from
+    metrics.csv, whose earlier sessions each started at 0 (laid end to end)."""
+    run = tmp_path / "run"
+    config = trained_four_steps(run, keep_time=False)
+    with open(run / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    logged = iter([100.0, 200.0, 50.0, 150.0])  # resumed at step 2: 200 + 150 in all
+    for row in rows:
+        if row["elapsed_s"]:
+            row["elapsed_s"] = str(next(logged))
+    with open(run / "metrics.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    stats = resumed_stats(config, run)
+    assert all(350 < s.elapsed_s < 350 + 300 for s in stats)
