@@ -17,17 +17,18 @@ LEGEND_ALPHA = 190  # of 255: the curve under a legend stays faintly visible
 
 
 class StepAxis(pg.AxisItem):
-    """Step counts as people say them: 500, 5000, 15k (a narrow plot's "500010000" was
-    5000 and 10000 run together)."""
+    """Step counts as people say them: 500, 1500, 5k, 15k. Ticks a thousand or more apart are
+    all written in thousands: in a narrow plot "5000" and "10k" ran together ("500010k")."""
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
-        return [step_text(value * scale) for value in values]
+        in_thousands = spacing * scale >= 1000
+        return [step_text(value * scale, in_thousands) for value in values]
 
 
-def step_text(step: float) -> str:
-    if abs(step) < 10_000:
-        return f"{step:g}"
-    return f"{step / 1000:g}k"
+def step_text(step: float, in_thousands: bool = False) -> str:
+    if step and (in_thousands or abs(step) >= 10_000):
+        return f"{step / 1000:g}k"
+    return f"{step:g}"
 
 
 def step_axis(plot: pg.PlotItem) -> None:

@@ -14,11 +14,12 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QW
 
 from app.image_items import title_label
 from app.jobs import Job, JobRunner, ShownContent
-from app.plot_parts import MIN_STEP_RANGE, add_legend, step_axis
+from app.plot_parts import MIN_STEP_RANGE, step_axis
 from sagan_engine.events import QualityMeasured
 from sagan_engine.metrics import Evaluation, evaluate_generator
 
 MAIN = "swd_avg"
+MAIN_COLOUR = "#4c9be8"
 LEVEL_COLOURS = ("#8fb8de", "#b5d99c", "#f2c57c", "#e39b9b")
 
 
@@ -35,13 +36,16 @@ class QualityView(QWidget):
         plot.showGrid(x=True, y=True, alpha=0.15)
         step_axis(plot)
         plot.setLabel("left", "SWD x1e3")
-        # Top right, the corner an SWD curve (high early, lower later) leaves free, away from
-        # the best point's star (the lowest); in one row: the plot is short.
-        add_legend(plot, (-8, 8)).setColumnCount(3)
+        # Room around the points: the best one's star is drawn whole at any edge.
+        plot.getViewBox().setDefaultPadding(0.12)
         plot.setMenuEnabled(False)
         self.main_curve = plot.plot(
-            pen=pg.mkPen("#4c9be8", width=2), symbol="o", symbolSize=5, name="average"
+            pen=pg.mkPen(MAIN_COLOUR, width=2), symbol="o", symbolSize=5, name="average"
         )
+        # The curves' names under the plot, not over it: the plot is small (a legend inside
+        # covered its points), and one text line takes little height.
+        self.legend_label = QLabel()
+        self.legend_label.setVisible(False)
         self.level_curves: dict[str, pg.PlotDataItem] = {}
         self.best_marker = pg.ScatterPlotItem(
             size=14, symbol="star", brush=pg.mkBrush("#f5c542"), pen=pg.mkPen("k")
@@ -61,6 +65,7 @@ class QualityView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(title_label("Quality"))
         layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.legend_label)
         layout.addWidget(self.best_label)
         layout.addWidget(self.evaluate_button)
         layout.addWidget(self.progress)
@@ -87,6 +92,17 @@ class QualityView(QWidget):
         }
         self.refresh()
 
+    def _show_legend(self, levels: list[str]) -> None:
+        """ "● average ● 32×32 ● 16×16" in the curves' colours (the pyramid levels of SWD)."""
+        entries = [(MAIN_COLOUR, "average")]
+        for index, name in enumerate(levels):
+            side = name.removeprefix("swd_")
+            entries.append((LEVEL_COLOURS[index % len(LEVEL_COLOURS)], f"{side}×{side}"))
+        self.legend_label.setText(
+            " ".join(f'<span style="color:{colour}">●</span> {text}' for colour, text in entries)
+        )
+        self.legend_label.setVisible(bool(self.points))
+
     def best(self) -> tuple[int, float] | None:
         """(step, SWD) of the lowest average SWD so far."""
         scored = [(v[MAIN], s) for s, v in self.points.items() if MAIN in v]
@@ -104,16 +120,22 @@ class QualityView(QWidget):
             if name not in self.level_curves:
                 colour = LEVEL_COLOURS[index % len(LEVEL_COLOURS)]
                 self.level_curves[name] = self.plot_widget.getPlotItem().plot(
-                    pen=pg.mkPen(colour, width=1), name=f"{name.removeprefix('swd_')}px"
+                    pen=pg.mkPen(colour, width=1),
+                    symbol="o",  # a lone evaluation's levels are points, not lines
+                    symbolSize=3,
+                    symbolBrush=colour,
+                    symbolPen=None,
                 )
         for name, curve in self.level_curves.items():
             curve.setData(steps, [r.get(name, np.nan) for r in rows], connect="finite")
+        self._show_legend(levels)
         plot = self.plot_widget.getPlotItem()
         if len(steps) == 0:  # not the range of the model shown before
             plot.setXRange(0, MIN_STEP_RANGE, padding=0)
-        elif len(steps) == 1:  # one evaluation (e.g. the demo model's): from step 0 to it
-            plot.setXRange(0, max(MIN_STEP_RANGE, 1.05 * steps[0]), padding=0)
-        else:
+        elif len(steps) == 1:  # one evaluation (e.g. the demo model's): from step 0 to it,
+            # and a little past it, so that its star is not cut at the edge
+            plot.setXRange(0, max(MIN_STEP_RANGE, 1.08 * steps[0]), padding=0)
+        else:  # the points' own range, padded (the default padding set above)
             plot.enableAutoRange(axis="x")
         best = self.best()
         if best is None:

@@ -27,9 +27,15 @@ def test_points_and_best_step_marked(qtbot):
     assert list(x) == [200] and list(y) == [40.0]
     assert list(view.main_curve.xData) == [100, 200, 300]
     assert set(view.level_curves) == {"swd_32", "swd_16"}
+    # The curves' names under the plot in their colours (a legend inside covered the points).
+    assert view.plot_widget.getPlotItem().legend is None
+    legend = view.legend_label.text()
+    assert "average" in legend and "32×32" in legend and "16×16" in legend
+    assert view.legend_label.isVisibleTo(view)
     assert "step 200" in view.best_label.text()
     view.clear()
     assert view.best() is None and len(view.best_marker.getData()[0]) == 0
+    assert not view.legend_label.isVisibleTo(view)
 
 
 def test_a_single_evaluation_is_shown_on_an_axis_from_step_0(qtbot):
@@ -38,8 +44,9 @@ def test_a_single_evaluation_is_shown_on_an_axis_from_step_0(qtbot):
     view = QualityView()
     qtbot.addWidget(view)
     view.add_measurements([_event(4006, 29.5)])
-    (low, high), _ = view.plot_widget.getPlotItem().viewRange()
-    assert low == 0 and 4006 < high < 4300
+    (low, high), (bottom, top) = view.plot_widget.getPlotItem().viewRange()
+    assert low == 0 and 4006 * 1.05 < high < 4400  # its star is not cut at the right edge
+    assert bottom < 29.5 - 0.05 * (top - bottom) and top > 29.5  # nor at the top or bottom
     view.add_measurements([_event(5000, 25.0), _event(6000, 24.0)])
     view.plot_widget.getPlotItem().vb.updateAutoRange()
     (low, high), _ = view.plot_widget.getPlotItem().viewRange()

@@ -148,11 +148,11 @@ def test_step_axes_start_at_zero_and_count_whole_steps(qtbot):
     assert "(x" not in stats.plot.getAxis("bottom").labelString()  # no "step (x0.001)"
     for plot in (stats.plot, *curves.plots):
         assert not plot.getAxis("bottom").autoSIPrefix
-        assert plot.getAxis("bottom").tickStrings([500, 5000, 15000], 1, 5000) == [
-            "500",
-            "5000",
-            "15k",
-        ]  # a narrow plot ran "5000" and "10000" together
+        axis = plot.getAxis("bottom")
+        # A narrow plot ran "5000" and "10k" together: ticks 1000 or more apart in thousands.
+        assert axis.tickStrings([0, 5000, 10000, 15000], 1, 5000) == ["0", "5k", "10k", "15k"]
+        assert axis.tickStrings([500, 1000, 1500], 1, 500) == ["500", "1000", "1500"]
+        assert axis.tickStrings([19500, 20000], 1, 500) == ["19.5k", "20k"]
         plot.setXRange(-5000, 5000, padding=0)  # what an empty plot's auto range asks for
         assert plot.viewRange()[0][0] == 0
 
