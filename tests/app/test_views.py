@@ -132,6 +132,28 @@ def test_curves_are_built_for_long_runs(qtbot):
     assert not view.empty_note.isHidden()
 
 
+def test_the_first_points_of_a_new_run_are_drawn_on_their_own_range(qtbot):
+    """After a long history (the demo model's log, 0..14k), a new run's first two points
+    were downsampled to nothing against the old range and the axis stayed at 0..14k."""
+    view = CurvesView()
+    qtbot.addWidget(view)
+    view.resize(900, 300)
+    view.show()
+
+    def stats(steps):
+        return [StepStats(s, 1 + s / 1e4, 1.0, 0.5, -0.5, {}, 10.0, 0.1, 1.0, 9.0) for s in steps]
+
+    view.add_stats(stats(range(5, 14_000, 5)))
+    view.refresh()
+    qtbot.waitUntil(lambda: view.plots[0].viewRange()[0][1] > 10_000)
+    view.clear()
+    view.add_stats(stats([5, 10]))
+    view.refresh()
+    line = view.series["loss_d"].line
+    qtbot.waitUntil(lambda: len(line.getData()[0]) == 2)  # both drawn
+    qtbot.waitUntil(lambda: view.plots[3].viewRange()[0][1] < 100)  # linked plots too
+
+
 def test_step_axes_start_at_zero_and_count_whole_steps(qtbot):
     # A run's first statistics point sits alone at step 0: pyqtgraph's auto range used to
     # centre it in -400..400 with an axis reading "step (x0.001)"; empty curves in -5000..5000.
