@@ -14,7 +14,15 @@ from pathlib import Path
 
 from . import __version__
 from .cli_ablate import add_ablate_argument, attention_ablation
-from .cli_args import add_run_argument, class_label, class_labels, int_pair, positive_int
+from .cli_args import (
+    add_class_argument,
+    add_run_argument,
+    class_label,
+    class_labels,
+    int_pair,
+    join_negative_pairs,
+    positive_int,
+)
 from .cli_evaluate import add_parser as add_evaluate_parser
 from .cli_interpolate import add_parser as add_interpolate_parser
 from .cli_interpolate import add_truncation_arguments, truncation_of
@@ -39,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_main(argv[1:])
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_negative_pairs(argv))
     try:
         return args.handler(args)
     except (SaganError, ValueError) as err:  # ValueError: bad query pixel, class out of range...
@@ -112,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     add_run_argument(sample)
     sample.add_argument("--n", type=positive_int, default=64, help="number of samples")
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--class", dest="label", type=int, help="class index (conditional)")
+    add_class_argument(sample)
     sample.add_argument("--columns", type=positive_int)
     sample.add_argument("--padding", type=int, default=2)
     sample.add_argument("--out", required=True, metavar="PNG")
@@ -122,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     attn = sub.add_parser("attention", help="attention figure for query pixels (paper fig. 1)")
     add_run_argument(attn)
     attn.add_argument("--seed", type=int, default=0)
-    attn.add_argument("--class", dest="label", type=int, help="class index (conditional)")
+    add_class_argument(attn)
     attn.add_argument(
         "--query",
         action="append",

@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 import math
 
-from .cli_args import add_run_argument, class_label, int_pair, whole_number
+from .cli_args import (
+    add_class_argument,
+    add_run_argument,
+    class_label,
+    int_pair,
+    whole_number,
+)
 from .errors import SaganError
 from .latent_paths import SeedLatent, Truncation
 
@@ -23,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--frames", type=_frames, default=16, metavar="N", help="images on the path (default 16)"
     )
-    parser.add_argument("--class", dest="label", type=int, help="class index (conditional)")
+    add_class_argument(parser)
     parser.add_argument(
         "--linear",
         action="store_true",

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -146,6 +147,27 @@ def test_bad_arguments_fail(demo_run, capsys):
     assert "outside" in capsys.readouterr().err
     assert main(["sample", "--run", str(demo_run), "--class", "42", "--out", "x.png"]) == 2
     assert "out of range" in capsys.readouterr().err
+    # A pixel before the image's edge is its range check, not "expected one argument".
+    for query in (["--query", "-1,5"], ["--query", "3,-5"], ["--query=-1,-5"]):
+        args = ["attention", "--run", str(demo_run), *query, "--out", "x.png"]
+        assert main(args) == 2
+        assert "lies outside the 32x32 image" in capsys.readouterr().err
+
+
+def test_a_class_is_given_by_name_or_index(demo_run, tmp_path, capsys):
+    """`--class` took an index only ("invalid int value: 'cats'"), though models name their
+    classes; an unknown name is told with the names there are."""
+    images = []
+    for label in ("Smileys_Emotion", "5"):  # smileys_emotion is class 5 of the emoji data
+        out = tmp_path / f"{label}.png"
+        args = ["sample", "--run", str(demo_run), "--n", "4", "--class", label, "--out", str(out)]
+        assert main(args) == 0
+        images.append(np.asarray(Image.open(out)))
+    assert np.array_equal(*images)
+    args = ["attention", "--run", str(demo_run), "--class", "cats", "--query", "1,1"]
+    assert main([*args, "--out", str(tmp_path / "a.png")]) == 2
+    err = capsys.readouterr().err
+    assert "--class cats is not a class name: this model has classes 0..7 (activities," in err
 
 
 @pytest.mark.parametrize(
