@@ -81,6 +81,14 @@ def _step_caption(frame: ReplayFrame) -> str:
 
 def sample_grid_frames(run: str | Path) -> list[tuple[int, Image.Image]]:
     """The run's saved sample grids (fixed latents), oldest step first, as (step, image)."""
+    from .demo_model import is_demo_name
+
+    if is_demo_name(run):
+        raise AnimationError(
+            "the bundled demo model has no sample grids over training: a timelapse needs a "
+            "run folder trained with this engine (`attention --run demo --over-training` "
+            "replays the demo model's states over training instead)"
+        )
     folder = RunFolder(run)
     if not folder.path.is_dir():
         what = "a file, not a run folder" if folder.path.exists() else "no such run folder"

@@ -259,6 +259,16 @@ def test_cli_over_training_and_timelapse(tmp_path, capsys):
         assert "must be at least 1" in capsys.readouterr().err
 
 
+def test_a_timelapse_of_the_demo_model_says_what_it_lacks_and_what_replays_it(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)  # no folder named "demo" in the way
+    assert main(["timelapse", "--run", "demo", "--out", str(tmp_path / "grids.gif")]) == 2
+    err = capsys.readouterr().err
+    assert "the bundled demo model has no sample grids over training" in err
+    assert "attention --run demo --over-training" in err and "no such run folder" not in err
+
+
 def test_steps_to_prune_is_monotone_in_keep():
     steps = scheduled_steps(10**5)
     for keep in range(2, len(steps)):
