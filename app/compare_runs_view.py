@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs import Job, JobRunner
-from app.plot_parts import step_axis
+from app.plot_parts import forget_step_range, step_axis
 from app.run_curves import RunCurves, legend_labels, read_run_curves
 
 COLOURS = ("#4c9be8", "#e8804c", "#5cb85c", "#d9534f", "#9b6fd6", "#c7a03a", "#3bb3b3", "#e36fb0")
@@ -154,8 +154,10 @@ class CompareRunsView(QWidget):
 
     def show_runs(self, runs: list[RunCurves]) -> None:
         """Overlay ``runs``' curves (replacing those shown)."""
-        for plot in (self.quality_plot, self.loss_plot):
-            plot.getPlotItem().clear()
+        plots = [widget.getPlotItem() for widget in (self.quality_plot, self.loss_plot)]
+        for plot in plots:
+            plot.clear()
+        forget_step_range(plots)  # short runs after long ones: drawn on their own range
         self.runs = list(runs)
         self.labels = legend_labels(self.runs)
         colours = [run_colour(index, len(self.runs)) for index in range(len(self.runs))]

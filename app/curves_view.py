@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLa
 from app.image_items import title_label
 from app.jobs import Job, JobRunner, ShownContent
 from app.metric_history import MetricHistory, Smoother
-from app.plot_parts import MIN_STEP_RANGE, add_legend, step_axis
+from app.plot_parts import add_legend, forget_step_range, step_axis
 from app.style import GAMMA_COLOURS, MUTED, SERIES_COLOURS
 
 # (plot title, y label, [(column, legend name)])
@@ -151,13 +151,7 @@ class CurvesView(QWidget):
             series.set_weight(self.weight)
             series.line.setData([], [])
             series.raw.setData([], [])
-        # Not the range of the history before: judged against a demo model's 0..15k, the
-        # first points of a new run were downsampled to nothing (pyqtgraph's peak
-        # downsampling keeps no point when it merges more than there are), so nothing was
-        # drawn and the range never shrank to them until dozens had come.
-        self.plots[0].setXRange(0, MIN_STEP_RANGE, padding=0)  # the others are linked to it
-        for plot in self.plots:
-            plot.enableAutoRange()
+        forget_step_range(self.plots)  # a new run's first points: drawn on their own range
         self.empty_note.show()
 
     def load_csv(self, jobs: JobRunner, path: str | Path, resumed_at: int | None = None) -> Job:

@@ -44,3 +44,13 @@ def add_legend(plot: pg.PlotItem, offset: tuple[float, float]) -> pg.LegendItem:
     panel = pg.mkColor(BACKGROUND)
     panel.setAlpha(LEGEND_ALPHA)
     return plot.addLegend(offset=offset, labelTextSize="8pt", brush=pg.mkBrush(panel))
+
+
+def forget_step_range(plots: list[pg.PlotItem]) -> None:
+    """Back to 0..MIN_STEP_RANGE with the range following the data, for plots about to get
+    another history. Judged against the range of the one before (a demo model's 0..15k), a
+    short new curve was downsampled to nothing (pyqtgraph's auto downsampling keeps no point
+    when it merges more than there are), so nothing was drawn and the range never shrank."""
+    for plot in plots:
+        plot.setXRange(0, MIN_STEP_RANGE, padding=0)
+        plot.enableAutoRange()

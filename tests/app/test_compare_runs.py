@@ -182,3 +182,25 @@ def test_export_metrics_writes_the_opened_runs_whole_log_named_for_it(
     assert exported == (run_a / "metrics.csv").read_bytes()
     header = exported.decode().splitlines()[0].split(",")
     assert "swd_avg" in header and any(c.startswith("attention_entropy[") for c in header)
+
+
+def test_short_runs_compared_after_long_ones_are_drawn_on_their_own_range(qtbot, tmp_path):
+    import numpy as np
+
+    from app.compare_runs_view import CompareRunsView
+    from app.run_curves import RunCurves
+
+    def run(name: str, steps) -> RunCurves:
+        steps = np.asarray(steps, dtype=float)
+        return RunCurves(str(tmp_path / name), steps, 1 + steps / 1e4, 1 - steps / 1e4)
+
+    view = CompareRunsView()
+    qtbot.addWidget(view)
+    view.resize(700, 600)
+    view.show()
+    view.show_runs([run("long", np.arange(5, 14_000, 5))])
+    loss = view.loss_plot.getPlotItem()
+    qtbot.waitUntil(lambda: loss.viewRange()[0][1] > 10_000)
+    view.show_runs([run("short", [1, 2])])
+    qtbot.waitUntil(lambda: len(view.loss_curves[0][0].getData()[0]) == 2)
+    qtbot.waitUntil(lambda: loss.viewRange()[0][1] < 100)
