@@ -1,9 +1,14 @@
-"""Dock windows for the views that open beside the main ones (View menu toggles them)."""
+"""Dock windows: the views that open beside the main ones (View menu toggles them), and the
+scroll area of the Setup dock."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QWidget
+
+# A view dock opened beside the main views takes at most this share of the window's width:
+# the width its view asks for squeezed the samples and curves into slivers.
+VIEW_DOCK_SHARE = 0.36
 
 
 def add_view_dock(
@@ -19,4 +24,34 @@ def add_view_dock(
     dock.setWidget(view)
     window.addDockWidget(area, dock)
     dock.hide()
+
+    def leave_room_for_the_main_views() -> None:
+        limit = int(window.width() * VIEW_DOCK_SHARE)
+        if dock.isVisible() and not dock.isFloating() and dock.width() > limit:
+            window.resizeDocks([dock], [limit], Qt.Orientation.Horizontal)
+
+    # Once the layout has placed it: at the signal its width is the one before.
+    dock.visibilityChanged.connect(
+        lambda visible: visible and QTimer.singleShot(0, leave_room_for_the_main_views)
+    )
     return dock
+
+
+class SidePanelScroll(QScrollArea):
+    """A vertical scroll area never narrower than its content plus the scroll bar: squeezed
+    by a dock opened beside it, the Setup panel lost its right edge (buttons cut to "Brow",
+    messages cut mid-word) with no way to scroll to it."""
+
+    def __init__(self, content: QWidget, least_width: int) -> None:
+        super().__init__()
+        self.least_width = least_width
+        self.setWidget(content)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        hint = super().minimumSizeHint()
+        content = self.widget().minimumSizeHint().width()
+        bar = self.verticalScrollBar().sizeHint().width()
+        needed = content + bar + 2 * self.frameWidth()
+        return QSize(max(self.least_width, needed), hint.height())

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QProgressBar,
-    QScrollArea,
     QSplitter,
     QStyle,
     QToolBar,
@@ -31,7 +30,7 @@ from app.model_panel import ModelPanel
 from app.quality_view import QualityView
 from app.replay_view import ReplayView
 from app.sample_grid_view import SampleGridView
-from app.view_docks import add_view_dock
+from app.view_docks import SidePanelScroll, add_view_dock
 from app.wheel_guard import guard_wheel
 
 
@@ -72,11 +71,7 @@ class WindowConstruction:
         side_layout.addWidget(self.model_panel)
         side_layout.addStretch(1)
         guard_wheel(side)  # scrolling the panel must not change the field under the pointer
-        scroll = QScrollArea()
-        scroll.setWidget(side)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(340)
+        scroll = SidePanelScroll(side, least_width=340)
         self.setup_dock = QDockWidget("Setup")
         self.setup_dock.setObjectName("setupDock")
         self.setup_dock.setWidget(scroll)

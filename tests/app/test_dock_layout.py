@@ -1,0 +1,27 @@
+"""The docks share the window: a view dock opened beside the main views leaves them room, and
+the Setup panel is never cut at its right edge."""
+
+from __future__ import annotations
+
+from app.view_docks import VIEW_DOCK_SHARE
+
+
+def test_a_view_dock_leaves_room_and_the_setup_panel_is_never_cut(qtbot, window):
+    window.resize(1500, 940)
+    window.show()
+    qtbot.waitExposed(window)
+    window.explore_panel.setVisible(True)  # the tallest Setup: its scroll bar shows
+    scroll = window.setup_dock.widget()
+    side = scroll.widget()
+
+    def setup_fits() -> bool:
+        return scroll.viewport().width() >= side.minimumSizeHint().width()
+
+    qtbot.waitUntil(setup_fits)
+    for dock in (window.replay_dock, window.d_dock, window.compare_dock):
+        dock.show()
+        qtbot.waitUntil(lambda dock=dock: dock.width() <= VIEW_DOCK_SHARE * window.width() + 2)
+        assert window.centralWidget().width() > 0.3 * window.width()
+        assert setup_fits()
+        dock.hide()
+        qtbot.waitUntil(setup_fits)
