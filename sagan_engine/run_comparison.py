@@ -25,6 +25,11 @@ BOOKKEEPING = frozenset(
         "train.channels_last",
         "train.compile",
         "train.threads",
+        # Where and how it ran, not the recipe: the window writes the Device box's "cpu",
+        # the CLI "auto", for two runs on the same CPU.
+        "train.device",
+        "data.cache",
+        "data.loader_workers",
     }
 )
 
