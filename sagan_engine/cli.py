@@ -35,6 +35,7 @@ from .cli_prepare import add_parser as add_prepare_parser
 from .cli_terminal import ProgressLine, stop_on_signals
 from .config import PRESETS, RunConfig, preset
 from .errors import SaganError
+from .plurals import counted
 from .runs import RunFolder
 
 
@@ -294,8 +295,8 @@ def _load_training_data(config: RunConfig, dist, bar: ProgressLine, should_stop)
         builds=dist.local_rank == 0,  # one process per machine decodes; the others wait
     )
     bar.note(
-        f"{len(dataset)} images, {dataset.num_classes or 'no'} classes, "
-        f"{len(dataset.skipped)} files skipped"
+        f"{counted(len(dataset), 'image')}, {dataset.num_classes or 'no'} classes, "
+        f"{counted(len(dataset.skipped), 'file')} skipped"
     )
     bar.note(f"classes: {dataset.class_reason}")
     for skipped in dataset.skipped[:10]:
@@ -321,7 +322,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     grid = render_grid(loaded.generator, z, labels, args.columns, args.padding)
     metadata = {"seed": str(args.seed), "step": str(loaded.step), **truncation.metadata()}
     path = save_png(grid, args.out, metadata)
-    print(f"wrote {path} ({args.n} samples, step {loaded.step})")
+    print(f"wrote {path} ({counted(args.n, 'sample')}, step {loaded.step})")
     return 0
 
 
@@ -346,7 +347,8 @@ def _cmd_attention(args: argparse.Namespace) -> int:
     label = class_label(loaded, args.label)
     result = attention_maps(loaded.generator, z, label, query=args.query)
     path = save_attention_figure(result, args.out)
-    print(f"wrote {path} ({len(result.layers)} attention layers, {len(args.query)} queries)")
+    layers = counted(len(result.layers), "attention layer")
+    print(f"wrote {path} ({layers}, {counted(len(args.query), 'query', 'queries')})")
     return 0
 
 
@@ -392,7 +394,7 @@ def _dataset_line(path: Path) -> str:
         return f"dataset: {path} is unreadable (not valid JSON)"
     except (KeyError, TypeError, AttributeError):
         return f"dataset: {path} is not the summary a run writes"
-    return f"dataset: {images} images, {skipped} skipped"
+    return f"dataset: {counted(images, 'image')}, {skipped} skipped"
 
 
 def _demo_contents(ckpt) -> str:
@@ -407,7 +409,7 @@ def _demo_contents(ckpt) -> str:
     folder = shipped_snapshots_dir(ckpt.path)
     states = step_files(folder) if folder is not None else []
     if states:
-        parts.append(f"{len(states)} state{'s' if len(states) > 1 else ''} over training")
+        parts.append(f"{counted(len(states), 'state')} over training")
     return "the bundled demo model: " + ", ".join(parts)
 
 
@@ -435,5 +437,5 @@ def _cmd_export(args: argparse.Namespace) -> int:
         data = metrics.read_bytes()
     path = write_output(args.csv, data)
     rows = max(0, len(data.splitlines()) - 1)
-    print(f"wrote {path} ({rows} rows)")
+    print(f"wrote {path} ({counted(rows, 'row')})")
     return 0

@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from .cli_args import class_label, positive_int
+from .plurals import counted
 
 
 def add_over_training_argument(attention_parser: argparse.ArgumentParser) -> None:
@@ -51,9 +52,9 @@ def attention_over_training(args: argparse.Namespace) -> int:
     for problem in replay.damaged:  # left out of the animation, and said so
         print(f"  left out: {problem}", file=sys.stderr)
     print(
-        f"wrote {path} ({len(frames)} frames from {source}, steps {frames[0].step}.."
-        f"{frames[-1].step}, {len(frames[0].result.layers)} attention layers, "
-        f"{len(args.query)} queries)"
+        f"wrote {path} ({counted(len(frames), 'frame')} from {source}, steps {frames[0].step}.."
+        f"{frames[-1].step}, {counted(len(frames[0].result.layers), 'attention layer')}, "
+        f"{counted(len(args.query), 'query', 'queries')})"
     )
     return 0
 
@@ -82,5 +83,5 @@ def _cmd_timelapse(args: argparse.Namespace) -> int:
     frames = timelapse_images(args.run)
     path = save_frames(frames, args.out, duration_ms=args.frame_ms, columns=args.columns)
     width, height = frames[0].size
-    print(f"wrote {path} ({len(frames)} frames of {width}x{height})")
+    print(f"wrote {path} ({counted(len(frames), 'frame')} of {width}x{height})")
     return 0

@@ -13,6 +13,7 @@ import sys
 
 from .cli_args import positive_int
 from .config import RESOLUTIONS
+from .plurals import counted
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -91,7 +92,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     where = args.out or cache_folder_for(args.data, args.resolution)
     print(
-        f"cache ready: {where} ({len(dataset)} images, {dataset.num_classes or 'no'} classes, "
-        f"{len(dataset.skipped)} files skipped)"
+        f"cache ready: {where} ({counted(len(dataset), 'image')}, "
+        f"{dataset.num_classes or 'no'} classes, {counted(len(dataset.skipped), 'file')} skipped)"
     )
     return 0

@@ -17,6 +17,7 @@ import numpy as np
 from .data_decode import ImageSkip, decode_image
 from .data_scan import _display
 from .errors import DataError
+from .plurals import counted
 
 if TYPE_CHECKING:
     from .data_cache_build import _Plan
@@ -48,10 +49,10 @@ class CacheEstimate:
         done = self.files - self.files_to_decode
         resumed = f", {done} already decoded" if done else ""
         return (
-            f"{self.files} images{resumed}: the cache takes up to {format_bytes(self.bytes_total)} "
-            f"({format_bytes(self.bytes_to_write)} to write, {format_bytes(self.free_bytes)} "
-            f"free in {self.cache.parent}); decoding about {format_duration(self.seconds)} "
-            f"on {self.workers} process{'es' if self.workers > 1 else ''}"
+            f"{counted(self.files, 'image')}{resumed}: the cache takes up to "
+            f"{format_bytes(self.bytes_total)} ({format_bytes(self.bytes_to_write)} to write, "
+            f"{format_bytes(self.free_bytes)} free in {self.cache.parent}); decoding about "
+            f"{format_duration(self.seconds)} on {counted(self.workers, 'process', 'processes')}"
         )
 
 
@@ -137,7 +138,7 @@ def check_space(estimate: CacheEstimate) -> None:
     needed = estimate.bytes_to_write + DISK_RESERVE_BYTES
     if needed > estimate.free_bytes:
         raise CacheSpaceError(
-            f"{estimate.folder}: the decoded cache of {estimate.files} images needs "
+            f"{estimate.folder}: the decoded cache of {counted(estimate.files, 'image')} needs "
             f"{format_bytes(estimate.bytes_to_write)} more (and "
             f"{format_bytes(DISK_RESERVE_BYTES)} kept free) in {estimate.cache}, but only "
             f"{format_bytes(estimate.free_bytes)} is free there; free some space or put the "

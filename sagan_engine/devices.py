@@ -8,6 +8,7 @@ import platform
 import torch
 
 from .errors import ConfigError
+from .plurals import counted
 
 
 def mps_available() -> bool:
@@ -74,7 +75,7 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return f"Apple GPU (MPS) of {cpu_name()}"
     threads = torch.get_num_threads()
-    return f"CPU ({threads} thread{'s' if threads != 1 else ''} of {os.cpu_count()} cores)"
+    return f"CPU ({counted(threads, 'thread')} of {os.cpu_count()} cores)"
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

@@ -33,6 +33,7 @@ import torch
 from .config import RunConfig
 from .cpu_threads import set_threads_of_this_thread
 from .devices import autocast_dtype, cpu_has_native_bf16, cpu_name
+from .plurals import counted
 
 PROBE_ENV = "SAGAN_MACHINE_PROBE"  # "off" (or 0/false/no): the built-in defaults, no probe
 CACHE_FILE = "machine_choices.json"
@@ -61,7 +62,7 @@ class MachineChoices:
 
     def describe(self) -> str:
         """One line for the log: the chosen values and where they come from."""
-        threads = f"{self.threads} CPU thread{'s' if self.threads > 1 else ''}"
+        threads = counted(self.threads, "CPU thread")
         if not self.threads:
             threads = "PyTorch's thread count"
         how = {

@@ -20,6 +20,7 @@ from .events import AttentionStats, CheckpointSaved, Log, QualityMeasured, StepS
 from .export import metrics_header, metrics_rows, metrics_until, training_seconds_at
 from .metrics.evaluator import quality_columns
 from .output_paths import check_output_folder, output_errors
+from .plurals import counted
 from .runs import RunFolder
 from .snapshots import SnapshotWriter
 
@@ -235,7 +236,7 @@ class RunFiles:
         csv.writer(text).writerows([header, *kept])
         with output_errors(path, "cannot rewrite"):
             ckpt_io.write_atomically(path, text.getvalue().encode("utf-8"))
-        self._emit(Log(f"metrics.csv: {dropped} rows after step {step} removed"))
+        self._emit(Log(f"metrics.csv: {counted(dropped, 'row')} after step {step} removed"))
 
 
 def _model_mismatch(path, saved, wanted) -> str:

@@ -27,6 +27,7 @@ from .data_cache import _read_manifest, cache_folder_for, is_cache_folder, open_
 from .data_cache_build import build_cache
 from .data_cache_cost import CacheEstimate
 from .data_scan import scan_folder
+from .plurals import counted
 
 # Decoded bytes below which "auto" keeps everything in memory (docs/benchmarks.md, "Data
 # pipeline"): up to here, loading takes seconds and costs at most a quarter of the RAM.
@@ -86,7 +87,7 @@ def load_training_data(
         need, limit = files * resolution * resolution * 3, memory_limit_bytes()
         cache = "memory" if need <= limit else "disk"
         say(
-            f"data.cache auto: {files} images take {need / 1e9:.2f} GB decoded, "
+            f"data.cache auto: {counted(files, 'image')}, {need / 1e9:.2f} GB decoded, "
             f"{'within' if cache == 'memory' else 'over'} the {limit / 1e9:.2f} GB limit "
             f"for memory: {'memory' if cache == 'memory' else 'disk cache'}"
         )

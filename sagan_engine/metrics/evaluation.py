@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
+from ..plurals import counted
 from ..runs import EVALUATION_FILE
 from .feature_statistics import fid, inception_score, kid, precision_recall
 from .inception import DESCRIPTION, InceptionUnavailable, inception_features, load_inception
@@ -301,7 +302,8 @@ def evaluate_folders(
     real_set = load_image_folder(against, resolution, progress=_stage(progress, "reference"))
     for folder, images in ((data, fake_set), (against, real_set)):
         if len(images) < 2:  # one image has no spread: every distance would read 0
-            raise DataError(f"{folder}: {len(images)} usable image; at least 2 are needed")
+            usable = counted(len(images), "usable image")
+            raise DataError(f"{folder}: {usable}; at least 2 are needed")
     count = n or max(len(fake_set), len(real_set))
     fake = random_sample(fake_set.images, count, seed)
     real = random_sample(real_set.images, count, seed + 1)

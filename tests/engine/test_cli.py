@@ -235,3 +235,11 @@ def test_resuming_with_no_step_left_says_what_to_pass_and_changes_nothing(
     assert err.startswith("error:") and len(err.strip().splitlines()) == 1  # before any loading
     assert "already at step 2: pass --steps above 2 (the new total)" in err
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_one_of_a_thing_is_said_in_the_singular(demo_run, tmp_path, capsys):
+    out = str(tmp_path / "one.png")
+    assert main(["attention", "--run", str(demo_run), "--query", "4,4", "--out", out]) == 0
+    assert "(1 attention layer, 1 query)" in capsys.readouterr().out
+    assert main(["sample", "--run", str(demo_run), "--n", "1", "--out", out]) == 0
+    assert "(1 sample, step 2)" in capsys.readouterr().out

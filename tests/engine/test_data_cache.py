@@ -244,6 +244,14 @@ def test_auto_keeps_small_folders_in_memory_and_sends_large_ones_to_disk(folder,
     assert np.array_equal(large.images[0 : len(large)], small.images)
 
 
+def test_one_image_is_said_in_the_singular(tmp_path):
+    write_ppm_folder(tmp_path / "one", 1)
+    notes: list[str] = []
+    config = DataConfig(folder=str(tmp_path / "one"))
+    training_data.load_training_data(config, RES, note=notes.append)
+    assert notes[0].startswith("data.cache auto: 1 image, 0.00 GB decoded, within the")
+
+
 def test_a_cache_folder_given_as_data_is_opened_without_the_images(folder, tmp_path):
     build_cache(folder, RES, out=tmp_path / "c", workers=1)
     dataset = training_data.load_training_data(DataConfig(folder=str(tmp_path / "c")), RES)
