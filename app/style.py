@@ -27,6 +27,17 @@ SERIES_COLOURS = {
 GAMMA_COLOURS = ["#4f9dff", "#ff7f50", "#6fcf7f", "#e05dd0", "#f2c94c", "#56ccf2", "#bb86fc"]
 
 
+# Fusion draws an unchecked box in a shade darker than the window: on this dark palette it
+# vanished (the run picker's unticked runs, "Linear", "Over image"). Checked boxes keep
+# Fusion's tick.
+INDICATOR_STYLE = f"""
+QCheckBox::indicator:unchecked, QAbstractItemView::indicator:unchecked {{
+    border: 1px solid {MUTED}; border-radius: 2px; background: {BACKGROUND};
+    width: 12px; height: 12px;
+}}
+"""
+
+
 def configure_pyqtgraph() -> None:
     """Row-major images (arrays are (row, col, rgb), as the engine gives them) and dark plots."""
     pg.setConfigOptions(
@@ -59,6 +70,7 @@ def apply_style(app: QApplication) -> None:
     for role in (roles.WindowText, roles.Text, roles.ButtonText):
         palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(MUTED))
     app.setPalette(palette)
+    app.setStyleSheet(INDICATOR_STYLE)
     font = QFont(app.font())
     if font.pointSizeF() < 10:
         font.setPointSizeF(10)
