@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from app.attention_stats_history import AttentionStatsHistory
 from app.curves_view import _layer_order
 from app.image_items import title_label
-from app.plot_parts import add_legend, step_axis
+from app.plot_parts import add_legend, forget_step_range, step_axis
 from app.style import GAMMA_COLOURS, MUTED
 from sagan_engine.events import AttentionStats
 
@@ -81,6 +81,7 @@ class AttentionStatsView(QWidget):
 
     def clear(self) -> None:
         self.set_history(AttentionStatsHistory())
+        forget_step_range([self.plot])  # not the range of the run shown before
 
     def set_history(self, history: AttentionStatsHistory) -> None:
         self.history = history

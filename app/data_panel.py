@@ -201,6 +201,7 @@ class DataPanel(QGroupBox):
     def _source_changed(self) -> None:
         folder = self.folder
         self._source = folder
+        self.summary = None  # before the signal: what listeners read is not the old folder's
         if folder == "":
             self._show_message("Choose a folder of images (Browse…, or drop it on the window).")
             return
@@ -230,6 +231,11 @@ class DataPanel(QGroupBox):
                 f"Scanning… {found:,} image file{'s' if found != 1 else ''} found "
                 f"in {folders:,} folder{'s' if folders != 1 else ''}"
             )
+
+    @property
+    def nothing_usable(self) -> bool:
+        """True when every file of the folder was tried and none can be decoded."""
+        return self.summary is not None and self.summary.unusable
 
     def cancel_scan(self) -> None:
         if self._scan is not None:

@@ -155,6 +155,8 @@ class MainWindow(
             lambda message, details: self.show_error("Cannot export the path", message, details)
         )
         self.data_panel.source_changed.connect(self._on_source_changed)
+        for signal in (self.data_panel.source_changed, self.data_panel.summary_ready):
+            signal.connect(lambda _value: self._update_actions())  # Train: is there data?
         self.model_panel.device.currentIndexChanged.connect(self._show_device)
 
     def _restore(self) -> None:
@@ -216,7 +218,13 @@ class MainWindow(
     def _update_actions(self) -> None:
         state = self.training.state
         active = state != IDLE
-        self.train_action.setEnabled(not active)
+        unusable = self.data_panel.nothing_usable
+        self.train_action.setEnabled(not active and not unusable)
+        self.train_action.setToolTip(
+            "None of the data folder's files can be decoded: choose another folder"
+            if unusable
+            else self.train_tip
+        )
         self.continue_action.setEnabled(
             not active and continuable_run(self._continuable_dir()) is not None
         )

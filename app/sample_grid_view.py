@@ -61,6 +61,7 @@ class SampleGridView(QWidget):
         self.selected = None
         self.selection.setVisible(False)
         self._grid_shape = None
+        self.caption.setText("Samples")  # not the caption of the samples gone
         self.stack.show_hint(hint)
 
     def set_samples(self, images: np.ndarray, caption: str) -> None:

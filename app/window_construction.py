@@ -131,6 +131,7 @@ class WindowConstruction:
         self.train_action = self._action(
             "Train", self.start_training, "Ctrl+T", "Start training a new run", sp.SP_MediaPlay
         )
+        self.train_tip = self.train_action.toolTip()  # while the data can be trained on
         self.pause_action = self._action(
             "Pause",
             self._toggle_pause,
