@@ -26,6 +26,8 @@ PLOTS = (
     ("Speed", "images/s", [("images_per_s", "images/s")]),
 )
 GAMMA_PLOT = 2
+# Narrower than this and at least this tall (px), the four plots go in two rows of two.
+ONE_ROW_WIDTH, TWO_ROWS_HEIGHT = 720, 380
 REDRAW_MS = 200  # long runs have many points: redrawing 5 times a second is plenty
 # What the header says while no point is shown (a lone checkpoint has no log with it).
 EMPTY_NOTE = "no training log yet"
@@ -107,6 +109,7 @@ class CurvesView(QWidget):
             for column, label in columns:
                 self.series[column] = _Series(plot, label, SERIES_COLOURS[column], weight)
         self._gamma_series: dict[str, _Series] = {}
+        self._columns = len(PLOTS)  # plots in a row (see _arrange)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -123,6 +126,24 @@ class CurvesView(QWidget):
         self._reweight.timeout.connect(self._apply_weight)
         self.smoothing.valueChanged.connect(self._on_smoothing)
         self._on_smoothing()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        narrow_and_tall = self.width() < ONE_ROW_WIDTH and self.height() >= TWO_ROWS_HEIGHT
+        self._arrange(columns=2 if narrow_and_tall else len(self.plots))
+
+    def _arrange(self, columns: int) -> None:
+        """The plots in one row, or two rows of two when the view is narrow and tall enough
+        for them: side by side in a narrow view the last two plots were cut off (in a short
+        one, two rows would leave each plot too little height to read)."""
+        layout = self.graphics.ci
+        if self._columns == columns:
+            return
+        self._columns = columns
+        for plot in self.plots:
+            layout.removeItem(plot)
+        for index, plot in enumerate(self.plots):
+            layout.addItem(plot, row=index // columns, col=index % columns)
 
     @property
     def weight(self) -> float:

@@ -317,3 +317,22 @@ def test_the_device_box_picks_a_gpu_found_late_unless_a_run_already_trains(qtbot
     training.setEnabled(False)  # Train was pressed before the scan: the run is on the CPU
     training.set_devices(devices)
     assert training.device.currentData() == "cpu"
+
+
+def test_curves_go_in_two_rows_when_the_view_is_narrow_and_tall(qtbot):
+    """Side by side in a narrow view (a dock opened beside it, a laptop screen) the last two
+    plots were cut off."""
+    view = CurvesView()
+    qtbot.addWidget(view)
+    view.resize(1100, 300)
+    view.show()
+    layout = view.graphics.ci
+    qtbot.waitUntil(lambda: layout.getItem(0, 3) is view.plots[3])
+    view.resize(500, 500)
+    qtbot.waitUntil(lambda: layout.getItem(1, 1) is view.plots[3])
+    assert layout.getItem(0, 1) is view.plots[1] and layout.getItem(1, 0) is view.plots[2]
+    view.resize(1100, 500)
+    qtbot.waitUntil(lambda: layout.getItem(0, 3) is view.plots[3])
+    view.resize(500, 250)  # too short for two rows of readable plots: one row stays
+    qtbot.wait(50)
+    assert layout.getItem(0, 3) is view.plots[3]
