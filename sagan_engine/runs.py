@@ -19,6 +19,7 @@ import platformdirs
 
 APP_NAME = "sagan-studio"
 _CHECKPOINT_RE = re.compile(r"^step_(\d+)\.safetensors$")
+_STEP_GRID = re.compile(r"step_\d+\.png")  # samples/step_NNNNNN.png, written while training
 
 
 def default_runs_dir() -> Path:
@@ -102,12 +103,16 @@ class RunFolder:
     @staticmethod
     def owner_of(path: str | Path) -> RunFolder | None:
         """The run whose own record ``path`` is (its config, data summary, log, evaluations,
-        a checkpoint or a snapshot), None for any other path: a sample grid, an export."""
+        a checkpoint, a snapshot, or a sample grid of its training that timelapse and the
+        window replay), None for any other path: an export, a file of the user's."""
         path = Path(path).expanduser()
         folder = path.parent
         if folder.name in ("checkpoints", "snapshots"):
             run = RunFolder(folder.parent)
             return run if path.suffix == ".safetensors" and run.is_run() else None
+        if folder.name == "samples":
+            run = RunFolder(folder.parent)
+            return run if _STEP_GRID.fullmatch(path.name) and run.is_run() else None
         run = RunFolder(folder)
         records = (run.config_path, run.dataset_path, run.metrics_path, run.evaluation_path)
         return run if path.name in {record.name for record in records} and run.is_run() else None

@@ -124,8 +124,15 @@ def test_an_export_over_a_runs_own_files_is_refused(checkpoint, tmp_path):
         with pytest.raises(OutputError, match=f"{own}: is a file of the run"):
             check_output_file(run / own)
     assert latest.read_bytes() == before and (run / "config.json").read_text() == "{}"
+    # The grids of its training (timelapse replays them): `sample --out` replaced one with
+    # a grid of another size.
+    grid = run / "samples" / "step_000010.png"
+    grid.parent.mkdir()
+    with pytest.raises(OutputError, match="step_000010.png: is a file of the run"):
+        check_output_file(grid)
     # Files of its own the user puts in a run folder, and any file outside one, are theirs.
     assert check_output_file(run / "grid.png") == run / "grid.png"
+    assert check_output_file(run / "samples" / "mine.png") == run / "samples" / "mine.png"
     assert check_output_file(tmp_path / "config.json") == tmp_path / "config.json"
 
 
