@@ -91,7 +91,8 @@ def train_for(config: RunConfig, run_dir: Path, minutes: float) -> None:
 
 def elapsed_by_step(run_dir: Path) -> dict[int, float]:
     """The trainer's clock at each logged step (metrics.csv), for placing checkpoints in time.
-    A resumed run's clock starts again from 0: its segments are laid end to end."""
+    The clock goes on over resumes; in logs written before it did (until 2026-11-26) it
+    starts again from 0 at each resume, and those segments are laid end to end."""
     times: dict[int, float] = {}
     offset = last = 0.0
     with open(RunFolder(run_dir).metrics_path, newline="", encoding="utf-8") as handle:
