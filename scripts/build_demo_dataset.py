@@ -4,10 +4,16 @@ Each emoji is rendered with Pillow, cropped to its glyph, centred on a white squ
 resized to --size pixels; the Unicode emoji group (from emoji-test.txt) becomes the class
 sub-folder. Output is deterministic: the same font and emoji-test.txt give the same files.
 
+``--classes shapes`` builds another set instead: 8 classes each made of Unicode *subgroups*
+that share a shape (faces, hearts, hands, mammals, fruit and vegetables, flags, vehicles, sky
+and weather), for a GAN of the demo's size to draw recognisably; the groups mix kinds of
+thing ("objects" holds clothes, instruments, phones and tools). Being tried for issue 11.
+
 Build-time needs (Debian): ``apt-get install fonts-noto-color-emoji unicode-data``.
 Nothing here is needed at run time; the app only reads the PNGs.
 
     python scripts/build_demo_dataset.py --per-class-limit 250
+    python scripts/build_demo_dataset.py --classes shapes --per-class-limit 120 --out DIR
 """
 
 from __future__ import annotations
@@ -38,6 +44,25 @@ LICENCE_FILES = ("LICENSE-OFL.txt", "README.txt")
 
 _LINE = re.compile(r"^(?P<cps>[0-9A-F ]+?)\s*;\s*fully-qualified\s*#")
 
+# --classes shapes: class folder -> the emoji-test.txt subgroups it is made of.
+SHAPE_CLASSES = {
+    "faces": [
+        "face-smiling", "face-affection", "face-tongue", "face-hand", "face-neutral-skeptical",
+        "face-sleepy", "face-unwell", "face-hat", "face-glasses", "face-concerned",
+        "face-negative",
+    ],
+    "hearts": ["heart"],
+    "hands": [
+        "hand-fingers-open", "hand-fingers-partial", "hand-single-finger",
+        "hand-fingers-closed", "hands", "hand-prop",
+    ],
+    "mammals": ["animal-mammal"],
+    "fruit_vegetables": ["food-fruit", "food-vegetable"],
+    "flags": ["country-flag"],
+    "vehicles": ["transport-ground", "transport-air", "transport-water"],
+    "sky_weather": ["sky & weather"],
+}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Emoji:
@@ -61,18 +86,26 @@ def group_folder(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def read_emoji_test(path: Path) -> list[Emoji]:
-    """Fully-qualified emoji from Unicode's emoji-test.txt, in file order."""
+def read_emoji_test(path: Path, classes: str = "groups") -> list[Emoji]:
+    """Fully-qualified emoji from Unicode's emoji-test.txt, in file order, each with its
+    class folder: its group's, or for ``classes="shapes"`` its SHAPE_CLASSES entry (emoji of
+    the subgroups no entry names are left out)."""
+    shape_of = {sub: name for name, subs in SHAPE_CLASSES.items() for sub in subs}
     emoji: list[Emoji] = []
-    group = ""
+    group = subgroup = ""
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("# group:"):
             group = group_folder(line.split(":", 1)[1])
             continue
+        if line.startswith("# subgroup:"):
+            subgroup = line.split(":", 1)[1].strip()
+            continue
         match = _LINE.match(line)
         if match:
             cps = tuple(int(cp, 16) for cp in match["cps"].split())
-            emoji.append(Emoji(cps, group))
+            folder = group if classes == "groups" else shape_of.get(subgroup)
+            if folder is not None:
+                emoji.append(Emoji(cps, folder))
     return emoji
 
 
@@ -133,6 +166,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--per-class-limit", type=int, default=250, help="at most this many images per class"
     )
     parser.add_argument(
+        "--classes",
+        choices=("groups", "shapes"),
+        default="groups",
+        help="class folders: Unicode's emoji groups (the bundled set), or subgroups that "
+        "share a shape (see SHAPE_CLASSES)",
+    )
+    parser.add_argument(
         "--drop-group",
         action="append",
         default=None,
@@ -150,10 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     shaping = features.check("raqm")
     layout = ImageFont.Layout.RAQM if shaping else ImageFont.Layout.BASIC
     font = ImageFont.truetype(str(args.font), STRIKE_SIZE, layout_engine=layout)
-    dropped = set(args.drop_group if args.drop_group is not None else DEFAULT_DROPPED_GROUPS)
+    # The defaults leave out two of Unicode's groups; the shape classes choose their own.
+    default_dropped = DEFAULT_DROPPED_GROUPS if args.classes == "groups" else ()
+    dropped = set(args.drop_group if args.drop_group is not None else default_dropped)
 
     by_group: dict[str, list[Emoji]] = {}
-    for emoji in read_emoji_test(args.emoji_test):
+    for emoji in read_emoji_test(args.emoji_test, args.classes):
         if keep(emoji, dropped, shaping):
             by_group.setdefault(emoji.group, []).append(emoji)
 
