@@ -94,15 +94,19 @@ def class_labels(loaded: HasClasses, label: str | None, n: int) -> torch.Tensor 
 
 
 def class_index(loaded: HasClasses, label: str) -> int:
-    """The index of class ``label`` of a conditional model: a whole number is an index, other
-    text a class name (case does not matter where no other name differs only in case)."""
+    """The index of class ``label`` of a conditional model: a class name (case does not
+    matter where no other name differs only in case), else a whole number as an index. The
+    name comes first: classes are folder names, and folders "1".."12" sort as 1, 10, 11, 12,
+    2, ..., so "--class 2" means the folder named 2, not the third."""
     classes, names = loaded.config.model.num_classes, loaded.class_names
-    try:
-        index = int(label)
-        problem = "is out of range"
-    except ValueError:
-        index = _index_of_name(names, label.strip())
-        problem = "is not a class name"
+    index = _index_of_name(names, label.strip())
+    problem = "is not a class name"
+    if index is None:
+        try:
+            index = int(label)
+            problem = "is out of range"
+        except ValueError:
+            pass
     if index is None or not 0 <= index < classes:
         listed = f" ({', '.join(names)})" if names else ""
         raise SaganError(

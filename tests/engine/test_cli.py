@@ -170,6 +170,21 @@ def test_a_class_is_given_by_name_or_index(demo_run, tmp_path, capsys):
     assert "--class cats is not a class name: this model has classes 0..7 (activities," in err
 
 
+def test_a_class_named_by_a_number_is_found_by_its_name():
+    """Folders 1..12 sort as 1, 10, 11, 12, 2, ...: "--class 2" is the folder named 2."""
+    from types import SimpleNamespace
+
+    from sagan_engine.cli_args import class_index
+
+    names = sorted(str(n) for n in range(1, 13))
+    model = SimpleNamespace(config=SimpleNamespace(model=SimpleNamespace(num_classes=12)))
+    loaded = SimpleNamespace(config=model.config, class_names=names)
+    assert class_index(loaded, "2") == names.index("2") == 4
+    assert class_index(loaded, "12") == names.index("12")
+    words = SimpleNamespace(config=model.config, class_names=[f"c{i}" for i in range(12)])
+    assert class_index(words, "2") == 2  # no class of that name: an index
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
