@@ -24,17 +24,31 @@ def add_view_dock(
     dock.setWidget(view)
     window.addDockWidget(area, dock)
     dock.hide()
+    # When the user opens it, not on every visibilityChanged: that also comes when a saved
+    # layout is restored and on tab switches, and would undo a width the user chose.
+    dock.toggleViewAction().triggered.connect(
+        lambda checked: checked and leave_room_beside(window, dock)
+    )
+    return dock
 
-    def leave_room_for_the_main_views() -> None:
+
+def open_view_dock(window: QMainWindow, dock: QDockWidget) -> None:
+    """Show ``dock`` for the user (e.g. File → Compare runs), as the View menu would."""
+    dock.show()
+    dock.raise_()
+    leave_room_beside(window, dock)
+
+
+def leave_room_beside(window: QMainWindow, dock: QDockWidget) -> None:
+    """Narrow a just-opened dock to VIEW_DOCK_SHARE of the window, once the layout has placed
+    it (its width at the moment it opens is the one before)."""
+
+    def narrow() -> None:
         limit = int(window.width() * VIEW_DOCK_SHARE)
         if dock.isVisible() and not dock.isFloating() and dock.width() > limit:
             window.resizeDocks([dock], [limit], Qt.Orientation.Horizontal)
 
-    # Once the layout has placed it: at the signal its width is the one before.
-    dock.visibilityChanged.connect(
-        lambda visible: visible and QTimer.singleShot(0, leave_room_for_the_main_views)
-    )
-    return dock
+    QTimer.singleShot(0, dock, narrow)
 
 
 class SidePanelScroll(QScrollArea):

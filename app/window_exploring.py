@@ -13,6 +13,7 @@ from app.inspector_worker import ModelInfo, SampleSet
 from app.modes import EXPLORE
 from app.run_picker import pick_runs
 from app.style import ACCENT, MUTED
+from app.view_docks import open_view_dock
 from sagan_engine.demo_model import (
     DEMO_RUN_NAME,
     demo_model_available,
@@ -52,7 +53,7 @@ class WindowExploring:
         """File -> Compare runs: overlay the curves of the runs the user picks."""
         paths = pick_runs(self.settings.runs_dir, self)
         if paths:
-            self.compare_dock.show()
+            open_view_dock(self, self.compare_dock)
             self.compare_view.compare(self.jobs, paths)
 
     def open_demo_model(self) -> bool:

@@ -3,6 +3,8 @@ the Setup panel is never cut at its right edge."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 from app.view_docks import VIEW_DOCK_SHARE
 
 
@@ -19,9 +21,22 @@ def test_a_view_dock_leaves_room_and_the_setup_panel_is_never_cut(qtbot, window)
 
     qtbot.waitUntil(setup_fits)
     for dock in (window.replay_dock, window.d_dock, window.compare_dock):
-        dock.show()
+        dock.toggleViewAction().trigger()  # View → the dock, as the user opens it
         qtbot.waitUntil(lambda dock=dock: dock.width() <= VIEW_DOCK_SHARE * window.width() + 2)
         assert window.centralWidget().width() > 0.3 * window.width()
         assert setup_fits()
-        dock.hide()
+        dock.toggleViewAction().trigger()
         qtbot.waitUntil(setup_fits)
+
+    # A width the user gave it stays when it shows again without being opened (a restored
+    # layout, a tab switch).
+    dock = window.replay_dock
+    dock.toggleViewAction().trigger()
+    qtbot.waitUntil(lambda: dock.width() <= VIEW_DOCK_SHARE * window.width() + 2)
+    qtbot.wait(100)  # its narrowing has run (it may have been that narrow already)
+    window.resizeDocks([dock], [620], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: dock.width() > 580)
+    dock.hide()
+    dock.show()
+    qtbot.wait(100)
+    assert dock.width() > 580
