@@ -23,6 +23,11 @@ MAIN_COLOUR = "#4c9be8"
 LEVEL_COLOURS = ("#8fb8de", "#b5d99c", "#f2c57c", "#e39b9b")
 
 
+def _level_side(name: str) -> int:
+    """``"swd_128"`` -> 128: levels sort by size, not as text ("swd_128" < "swd_16")."""
+    return int(name.removeprefix("swd_"))
+
+
 class QualityView(QWidget):
     """Points (step -> SWD values); redrawn on each addition (a few per run, so cheap)."""
 
@@ -47,6 +52,7 @@ class QualityView(QWidget):
         self.legend_label = QLabel()
         self.legend_label.setVisible(False)
         self.level_curves: dict[str, pg.PlotDataItem] = {}
+        self.level_colours: dict[str, str] = {}
         self.best_marker = pg.ScatterPlotItem(
             size=14, symbol="star", brush=pg.mkBrush("#f5c542"), pen=pg.mkPen("k")
         )
@@ -95,9 +101,9 @@ class QualityView(QWidget):
     def _show_legend(self, levels: list[str]) -> None:
         """ "● average ● 32×32 ● 16×16" in the curves' colours (the pyramid levels of SWD)."""
         entries = [(MAIN_COLOUR, "average")]
-        for index, name in enumerate(levels):
-            side = name.removeprefix("swd_")
-            entries.append((LEVEL_COLOURS[index % len(LEVEL_COLOURS)], f"{side}×{side}"))
+        for name in levels:
+            side = _level_side(name)
+            entries.append((self.level_colours[name], f"{side}×{side}"))
         self.legend_label.setText(
             " ".join(f'<span style="color:{colour}">●</span> {text}' for colour, text in entries)
         )
@@ -115,10 +121,14 @@ class QualityView(QWidget):
         steps = np.array(sorted(self.points), dtype=float)
         rows = [self.points[int(s)] for s in steps]
         self.main_curve.setData(steps, [r.get(MAIN, np.nan) for r in rows], connect="finite")
-        levels = sorted({k for r in rows for k in r if k.startswith("swd_") and k != MAIN})
-        for index, name in enumerate(levels):
+        levels = sorted(
+            {k for r in rows for k in r if k.startswith("swd_") and k != MAIN}, key=_level_side
+        )
+        for name in levels:
             if name not in self.level_curves:
-                colour = LEVEL_COLOURS[index % len(LEVEL_COLOURS)]
+                # Its own colour for good: a level keeps it whatever other models come.
+                colour = LEVEL_COLOURS[len(self.level_curves) % len(LEVEL_COLOURS)]
+                self.level_colours[name] = colour
                 self.level_curves[name] = self.plot_widget.getPlotItem().plot(
                     pen=pg.mkPen(colour, width=1),
                     symbol="o",  # a lone evaluation's levels are points, not lines

@@ -86,3 +86,22 @@ def test_evaluate_this_model_runs_in_the_background(qtbot, tmp_path):
         job.cancel()
     assert len(load_evaluations(run)) == kept  # it stopped before scoring, so wrote nothing
     jobs.shutdown()
+
+
+def test_each_level_keeps_its_colour_in_the_legend_across_models(qtbot):
+    """A 64 px model then a 128 px one: the legend named the levels' colours by their place
+    in a text-sorted list ("swd_128" < "swd_16"), not by their curves' pens."""
+    view = QualityView()
+    qtbot.addWidget(view)
+    view.add_measurements([QualityMeasured(1, {"swd_avg": 5, "swd_64": 4, "swd_32": 6}, 1, 8)])
+    view.set_evaluations([])
+    view.add_measurements(
+        [QualityMeasured(1, {"swd_avg": 5, "swd_128": 4, "swd_64": 5, "swd_32": 6}, 1, 8)]
+    )
+    legend = view.legend_label.text()
+    for name, curve in view.level_curves.items():
+        side = name.removeprefix("swd_")
+        colour = curve.opts["pen"].color().name()
+        assert f'color:{colour}">●</span> {side}×{side}' in legend
+    assert len({c.opts["pen"].color().name() for c in view.level_curves.values()}) == 3
+    assert legend.index("32×32") < legend.index("64×64") < legend.index("128×128")
