@@ -54,6 +54,7 @@ class DataPanel(QGroupBox):
 
     source_changed = Signal(object)
     summary_ready = Signal(object)  # FolderSummary
+    summary_changed = Signal()  # ``summary`` was replaced or cleared (a scan began)
     scan_failed = Signal(str)
 
     def __init__(self, jobs: JobRunner, parent: QWidget | None = None) -> None:
@@ -201,7 +202,7 @@ class DataPanel(QGroupBox):
     def _source_changed(self) -> None:
         folder = self.folder
         self._source = folder
-        self.summary = None  # before the signal: what listeners read is not the old folder's
+        self._set_summary(None)  # before source_changed: listeners read the new folder's
         if folder == "":
             self._show_message("Choose a folder of images (Browse…, or drop it on the window).")
             return
@@ -211,7 +212,7 @@ class DataPanel(QGroupBox):
     # ------------------------------------------------------------------ scanning
     def scan(self, folder: str | None) -> None:
         self.cancel_scan()
-        self.summary = None
+        self._set_summary(None)
         self.scan_row.setVisible(True)
         self._show_message("Scanning…")
         classes = self.classes
@@ -264,9 +265,13 @@ class DataPanel(QGroupBox):
     def _on_summary(self, job: Job, summary: FolderSummary) -> None:
         if not self._finish(job):
             return
-        self.summary = summary
+        self._set_summary(summary)
         self.show_summary(summary)
         self.summary_ready.emit(summary)
+
+    def _set_summary(self, summary: FolderSummary | None) -> None:
+        self.summary = summary
+        self.summary_changed.emit()
 
     # ------------------------------------------------------------------ showing
     def _show_message(self, text: str, error: bool = False) -> None:

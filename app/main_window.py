@@ -155,8 +155,7 @@ class MainWindow(
             lambda message, details: self.show_error("Cannot export the path", message, details)
         )
         self.data_panel.source_changed.connect(self._on_source_changed)
-        for signal in (self.data_panel.source_changed, self.data_panel.summary_ready):
-            signal.connect(lambda _value: self._update_actions())  # Train: is there data?
+        self.data_panel.summary_changed.connect(self._update_actions)  # Train: is there data?
         self.model_panel.device.currentIndexChanged.connect(self._show_device)
 
     def _restore(self) -> None:

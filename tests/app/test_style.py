@@ -5,14 +5,18 @@ from __future__ import annotations
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QCheckBox
 
-from app.style import MUTED, apply_style
+from app.style import INDICATOR_STYLE, MUTED, apply_style
 
 
-def test_an_unticked_box_is_visible_on_the_dark_palette(qtbot):
+def test_an_unticked_box_is_visible_on_the_dark_palette(qtbot, monkeypatch):
     app = QApplication.instance()
     palette, sheet, style = app.palette(), app.styleSheet(), app.style().name()
+    # Only the look under test: apply_style's font and pyqtgraph options would outlive it.
+    monkeypatch.setattr(app, "setFont", lambda *a: None)
+    monkeypatch.setattr("app.style.configure_pyqtgraph", lambda: None)
     try:
         apply_style(app)
+        assert app.styleSheet() == INDICATOR_STYLE
         box = QCheckBox("a run")
         qtbot.addWidget(box)
         box.resize(120, 30)

@@ -20,6 +20,12 @@ def test_train_is_off_for_a_folder_of_undecodable_files_and_back_for_a_good_one(
     assert not window.train_action.isEnabled()
     assert "can be decoded" in window.train_action.toolTip()
 
+    # Scanned again (class labels toggled) and the scan given up: nothing says "none" now.
+    window.data_panel.scan(str(bad))
+    window.data_panel.cancel_scan()
+    assert window.train_action.isEnabled()
+    assert window.train_action.toolTip() == window.train_tip
+
     good = write_images(tmp_path / "good", 8, size=32)
     choose_folder(qtbot, window, good, monkeypatch)
     assert window.train_action.isEnabled()
