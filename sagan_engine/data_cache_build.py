@@ -423,6 +423,7 @@ def _finish(plan: _Plan) -> ImageDataset:
 def _fingerprint(scan: FolderScan, skipped: list[list[str]]) -> str:
     """The scan's fingerprint over the files the shards hold (not those a decode skipped)."""
     left_out = {path for path, _ in skipped}
-    return scan.fingerprint(
-        [_display(f.relative_to(scan.root)) not in left_out for f in scan.files]
-    )
+    if not left_out:
+        return scan.fingerprint()
+    start = len(os.path.join(os.fspath(scan.root), ""))  # relative paths as skips name them
+    return scan.fingerprint([_display(os.fspath(f)[start:]) not in left_out for f in scan.files])

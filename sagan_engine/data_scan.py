@@ -74,14 +74,17 @@ class FolderScan:
         removed, renamed, resized or moved to another class changes it. Not the pixels:
         reading every file again would cost as much as decoding it.
         """
-        digest = hashlib.sha256(f"{self.class_names!r}\n".encode())
-        for i, (file, label) in enumerate(zip(self.files, self.labels, strict=True)):
-            if used is not None and not used[i]:
-                continue
-            rel = "/".join(file.relative_to(self.root).parts)  # the same on every OS
-            size = self.sizes[i] if self.sizes else -1
-            digest.update(os.fsencode(rel) + f"\0{size}|{label}\n".encode())
-        return digest.hexdigest()[:16]
+        start = len(os.path.join(os.fspath(self.root), ""))  # files lie under the root
+        sizes = self.sizes or [-1] * len(self.files)
+        lines = [f"{self.class_names!r}\n"]
+        for i, (file, label, size) in enumerate(zip(self.files, self.labels, sizes, strict=True)):
+            if used is None or used[i]:
+                # A string slice: Path.relative_to cost 5 µs a file (seconds for a million).
+                lines.append(f"{os.fspath(file)[start:]}\0{size}|{label}\n")
+        text = "".join(lines)
+        if os.sep != "/":
+            text = text.replace(os.sep, "/")  # the same on every OS
+        return hashlib.sha256(os.fsencode(text)).hexdigest()[:16]
 
 
 def _display(path: str | os.PathLike) -> str:
