@@ -3,12 +3,13 @@ scroll area of the Setup dock."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QWidget
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
+from PySide6.QtWidgets import QComboBox, QDockWidget, QMainWindow, QScrollArea, QWidget
 
 # A view dock opened beside the main views takes at most this share of the window's width:
 # the width its view asks for squeezed the samples and curves into slivers.
 VIEW_DOCK_SHARE = 0.36
+COMBO_MIN_CHARACTERS = 12  # a Setup combo box is at least this wide, whatever its entries
 
 
 def add_view_dock(
@@ -59,9 +60,24 @@ class SidePanelScroll(QScrollArea):
     def __init__(self, content: QWidget, least_width: int) -> None:
         super().__init__()
         self.least_width = least_width
+        # Its width follows its content's: a 120-character class name or GPU name in a
+        # combo box would make it 900 px wide. Boxes show what fits and list all in full.
+        for box in content.findChildren(QComboBox):
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            box.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
         self.setWidget(content)
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        content.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        # The content's layout changed (a panel shown, a box filled): its least width may
+        # have too, and the dock must ask this area's hint again.
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()
+        return super().eventFilter(watched, event)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         hint = super().minimumSizeHint()

@@ -40,3 +40,19 @@ def test_a_view_dock_leaves_room_and_the_setup_panel_is_never_cut(qtbot, window)
     dock.show()
     qtbot.wait(100)
     assert dock.width() > 580
+
+
+def test_long_names_in_the_setup_boxes_do_not_widen_it(qtbot, window):
+    """A 120-character class name (Explore's class box) or GPU name made the Setup panel
+    about 900 px wide, now that it is never narrower than its content."""
+    window.resize(1500, 940)
+    window.show()
+    qtbot.waitExposed(window)
+    scroll = window.setup_dock.widget()
+    before = scroll.minimumSizeHint().width()
+    # Filled while hidden (a model opened in train mode), shown afterwards (explore mode).
+    window.explore_panel.class_choice.addItem("a very long class folder name " * 4)
+    window.explore_panel.setVisible(True)
+    qtbot.wait(50)
+    assert scroll.minimumSizeHint().width() <= before + 20
+    assert window.setup_dock.width() < 500
