@@ -200,6 +200,14 @@ class MainWindow(
         if self.error_box is box:
             self.error_box = None
 
+    def shown_run_dir(self) -> str | None:
+        """The run folder of the model shown: the one opened, or the one training (or last
+        trained); None for a checkpoint outside a run folder, such as the demo model. What
+        Continue training picks up and where exports start."""
+        if self.mode == EXPLORE:
+            return self.model_info.run_dir if self.model_info is not None else None
+        return self.run_dir
+
     def set_title(self, what: str | None = None) -> None:
         """The window title: what the window shows, then the app's name. Ending with the name
         keeps Qt from appending it again (on X11 and Windows it appends the application's
@@ -225,7 +233,7 @@ class MainWindow(
             else self.train_tip
         )
         self.continue_action.setEnabled(
-            not active and continuable_run(self._continuable_dir()) is not None
+            not active and continuable_run(self.shown_run_dir()) is not None
         )
         self.demo_model_action.setEnabled(not active and demo_model_available())
         self.pause_action.setEnabled(state in (LOADING, RUNNING, PAUSED))

@@ -21,16 +21,9 @@ from sagan_engine.runs import RunFolder
 class WindowExports:
     """The File → Export actions (``self`` is the main window)."""
 
-    def _shown_run_dir(self) -> str | None:
-        """The run folder of the model shown: the one opened, or the one training (or last
-        trained); None for a checkpoint outside a run folder, such as the demo model."""
-        if self.mode == EXPLORE:
-            return self.model_info.run_dir if self.model_info is not None else None
-        return self.run_dir
-
     def _shown_name(self) -> str:
         """What exported files' names start with: the shown run's or checkpoint's name."""
-        run_dir = self._shown_run_dir()
+        run_dir = self.shown_run_dir()
         if run_dir:
             return Path(run_dir).name
         info = self.model_info if self.mode == EXPLORE else None
@@ -46,7 +39,7 @@ class WindowExports:
         return path if path is not None and path.is_file() else None
 
     def _save_path(self, title: str, name: str, kind: str, suffix: str) -> Path | None:
-        start = Path(self._shown_run_dir() or self.settings.runs_dir) / name
+        start = Path(self.shown_run_dir() or self.settings.runs_dir) / name
         return choose_save_path(self, title, start, f"{kind} (*{suffix})", (suffix,))
 
     def _write(self, what: str, work) -> None:

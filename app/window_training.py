@@ -12,7 +12,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QStyle
 
 from app.inspector_worker import SampleSet
-from app.modes import EXPLORE, TRAIN
+from app.modes import TRAIN
 from app.run_continuation import CannotContinue, plan_continuation
 from app.style import ERROR, MUTED, OK
 from app.training_worker import (
@@ -108,15 +108,9 @@ class WindowTraining:
         self._update_actions()
         return started
 
-    def _continuable_dir(self) -> str | None:
-        """The run "Continue training" would pick up: the one just trained, or the one opened."""
-        if self.mode == EXPLORE:
-            return self.model_info.run_dir if self.model_info else None
-        return self.run_dir
-
     def continue_training(self) -> bool:
         """Resume the last run trained or opened, up to the Steps field's total (exact)."""
-        run_dir = self._continuable_dir()
+        run_dir = self.shown_run_dir()  # the one just trained, or the one opened
         if self.training.active or run_dir is None:
             return False
         try:
