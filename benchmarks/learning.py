@@ -21,7 +21,6 @@ placed at ``step x step-seconds``, so the curves do not depend on what else ran:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import platform
 import sys
@@ -35,6 +34,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sagan_engine.config import RunConfig, preset  # noqa: E402
+from sagan_engine.export import training_seconds_by_step  # noqa: E402
 from sagan_engine.runs import RunFolder  # noqa: E402
 
 VARIANTS = {
@@ -90,20 +90,9 @@ def train_for(config: RunConfig, run_dir: Path, minutes: float) -> None:
 
 
 def elapsed_by_step(run_dir: Path) -> dict[int, float]:
-    """The trainer's clock at each logged step (metrics.csv), for placing checkpoints in time.
-    The clock goes on over resumes; in logs written before it did (until 2026-11-26) it
-    starts again from 0 at each resume, and those segments are laid end to end."""
-    times: dict[int, float] = {}
-    offset = last = 0.0
-    with open(RunFolder(run_dir).metrics_path, newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row.get("elapsed_s"):
-                elapsed = float(row["elapsed_s"])
-                if elapsed < last:  # a resume
-                    offset += last
-                last = elapsed
-                times[int(row["step"])] = offset + elapsed
-    return times
+    """The trainer's clock at each logged step (metrics.csv), for placing checkpoints in time;
+    older logs' resumed segments laid end to end (sagan_engine.export)."""
+    return training_seconds_by_step(RunFolder(run_dir).metrics_path)
 
 
 def score_run(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -262,14 +263,28 @@ def metrics_until(path: Path, step: int) -> tuple[list[str], list[list[str]], in
 
 def training_seconds_at(path: Path, step: int) -> float:
     """The training time a metrics.csv records up to ``step`` (``elapsed_s``), 0 where it has
-    none or cannot be read. Logs written before the clock went on over resumes started it
-    again at 0 on every resume: those sessions are laid end to end."""
+    none or cannot be read."""
     try:
         header, rows, _ = metrics_until(path, step)
     except (OSError, ValueError):  # no log, or not text: the time is not known
         return 0.0
+    totals = [total for _step, total in _training_seconds(header, rows)]
+    return totals[-1] if totals else 0.0
+
+
+def training_seconds_by_step(path: Path) -> dict[int, float]:
+    """The training time of every logged step of a metrics.csv (see :func:`_training_seconds`);
+    raises OSError or ValueError when the file cannot be read."""
+    header, rows, _ = metrics_until(path, sys.maxsize)
+    return dict(_training_seconds(header, rows))
+
+
+def _training_seconds(header: list[str], rows: list[list[str]]) -> Iterator[tuple[int, float]]:
+    """(step, training time) of the rows that record one, in order. Logs written before the
+    clock went on over resumes started it again at 0 on every resume: those sessions are
+    laid end to end."""
     if "elapsed_s" not in header:
-        return 0.0
+        return
     column = header.index("elapsed_s")
     earlier = last = 0.0
     for row in rows:
@@ -282,4 +297,4 @@ def training_seconds_at(path: Path, step: int) -> float:
         if elapsed < last:  # a resume that started the clock again
             earlier += last
         last = elapsed
-    return earlier + last
+        yield int(row[0]), earlier + last
