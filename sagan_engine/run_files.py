@@ -202,11 +202,15 @@ class RunFiles:
             ckpt_io.load_state(self.G_ema, ema, "EMA generator", path)
         ckpt_io.restore_optimizer(self.opt_G, ckpt, "opt_G", ckpt.extra["opt_G_groups"])
         ckpt_io.restore_optimizer(self.opt_D, ckpt, "opt_D", ckpt.extra["opt_D_groups"])
-        if ckpt.extra.get("world_size", 1) == self.dist.world_size:
-            own = ckpt.tensors.get(f"rng/state/rank{self.dist.rank}", ckpt.tensors["rng/state"])
+        own = ckpt.tensors.get(f"rng/state/rank{self.dist.rank}", ckpt.tensors["rng/state"])
+        same_processes = ckpt.extra.get("world_size", 1) == self.dist.world_size
+        # A CPU generator's state (Mersenne Twister, 5056 bytes) does not fit a CUDA one
+        # (Philox, 16 bytes): a run trained on a laptop and continued on a GPU, or back.
+        same_kind = own.numel() == self.rng.get_state().numel()
+        if same_processes and same_kind:
             self.rng.set_state(own.cpu())
         else:
-            # A different number of processes draws different shards: exactness is moot.
+            # Other shards or another kind of device draw other numbers: exactness is moot.
             self.rng.manual_seed(self.config.train.seed * 1000 + self.dist.rank + ckpt.step)
         if self.feed is not None:  # any number of processes: the position is global
             self.feed.restore(ckpt.extra.get("data_position"))

@@ -454,3 +454,25 @@ def test_a_checkpoint_without_the_training_time_goes_on_from_the_log(tmp_path):
         writer.writerows(rows)
     stats = resumed_stats(config, run)
     assert all(350 < s.elapsed_s < 350 + 300 for s in stats)
+
+
+def test_a_run_trained_on_one_kind_of_device_continues_on_another(tmp_path):
+    """A checkpoint's random state is its device's generator's: a CPU run continued on a GPU
+    (or back) gets a state of another size, which set_state refuses ("RNG state is wrong
+    size"). The run goes on, reseeded, as it does with another number of processes."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    run = tmp_path / "run"
+    Trainer(tiny_config(steps=4, checkpoint_every=4), synthetic_dataset(), run).run()
+    path = run / "checkpoints/step_000004.safetensors"
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata()
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    tensors["rng/state"] = torch.zeros(16, dtype=torch.uint8)  # what a CUDA generator saves
+    save_file(tensors, str(path), metadata=metadata)
+    resumed = Trainer(
+        tiny_config(steps=6, checkpoint_every=4), synthetic_dataset(), run, resume=True
+    )
+    resumed.run()
+    assert resumed.step == 6
