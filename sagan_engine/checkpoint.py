@@ -262,3 +262,17 @@ def restore_optimizer(
         optimizer.load_state_dict({"state": slots, "param_groups": param_groups})
     except (ValueError, KeyError, RuntimeError) as err:
         raise CheckpointError(f"{ckpt.path}: optimizer state does not fit ({err})") from None
+    _match_parameter_layouts(optimizer)
+
+
+def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give every moment the memory layout of its parameter. A checkpoint stores tensors
+    contiguous, so a channels_last run's Adam moments come back NCHW beside NHWC weights,
+    which CUDA's fused Adam refuses ("params, grads, exp_avgs, and exp_avg_sqs must have same
+    dtype, device, and layout") at the first step after a resume."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            state = optimizer.state.get(param, {})
+            for name, value in state.items():
+                if value.shape == param.shape and value.stride() != param.stride():
+                    state[name] = torch.empty_like(param, dtype=value.dtype).copy_(value)

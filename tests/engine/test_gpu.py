@@ -32,21 +32,42 @@ def test_training_on_the_gpu(tmp_path, precision):
         assert torch.isfinite(tensor).all()
 
 
-def test_resume_is_exact_on_the_gpu_in_fp32(tmp_path):
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_resume_is_exact_on_the_gpu_in_fp32(tmp_path, channels_last):
+    """channels_last: the moments come back from the checkpoint contiguous, which CUDA's fused
+    Adam refused beside NHWC weights (seen on an H200, a CPU run continued there)."""
     data = synthetic_dataset()
     whole = Trainer(
-        tiny_config(device="cuda", precision="fp32", steps=6, checkpoint_every=100),
+        tiny_config(
+            device="cuda",
+            precision="fp32",
+            steps=6,
+            checkpoint_every=100,
+            channels_last=channels_last,
+        ),
         data,
         tmp_path / "whole",
     )
     whole.run()
     Trainer(
-        tiny_config(device="cuda", precision="fp32", steps=3, checkpoint_every=100),
+        tiny_config(
+            device="cuda",
+            precision="fp32",
+            steps=3,
+            checkpoint_every=100,
+            channels_last=channels_last,
+        ),
         data,
         tmp_path / "split",
     ).run()
     second = Trainer(
-        tiny_config(device="cuda", precision="fp32", steps=6, checkpoint_every=100),
+        tiny_config(
+            device="cuda",
+            precision="fp32",
+            steps=6,
+            checkpoint_every=100,
+            channels_last=channels_last,
+        ),
         data,
         tmp_path / "split",
         resume=True,

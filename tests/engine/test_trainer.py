@@ -476,3 +476,24 @@ def test_a_run_trained_on_one_kind_of_device_continues_on_another(tmp_path):
     )
     resumed.run()
     assert resumed.step == 6
+
+
+def test_a_resumed_channels_last_run_keeps_its_moments_in_the_weights_layout(tmp_path):
+    """Checkpoints store tensors contiguous; CUDA's fused Adam refuses moments whose strides
+    differ from their weights', so a resumed channels_last run failed at its first step."""
+    run = tmp_path / "run"
+    config = tiny_config(steps=2, checkpoint_every=2, channels_last=True)
+    Trainer(config, synthetic_dataset(), run).run()
+    resumed = Trainer(config.replace(train={"steps": 3}), synthetic_dataset(), run, resume=True)
+    resumed.run()  # Adam updates its moments in place: their layout is the loaded one
+    for optimizer in (resumed.opt_G, resumed.opt_D):
+        moments = [
+            (param, state)
+            for group in optimizer.param_groups
+            for param in group["params"]
+            if (state := optimizer.state[param])
+        ]
+        assert any(param.dim() == 4 for param, _ in moments)
+        for param, state in moments:
+            assert state["exp_avg"].stride() == param.stride()
+            assert state["exp_avg_sq"].stride() == param.stride()
