@@ -204,6 +204,10 @@ class _Context:
         """One training measurement, then a matmul-peak sample: the peak is measured
         alongside the runs it is compared with, under the same load."""
         runs = attempt(spec, self.settings.isolate, self.notes)
+        for run in runs:  # as measured: a bench cut short (a time limit) still leaves them
+            self.log(
+                f"  {run.images_per_s:.1f} img/s, {run.step_ms:.1f} ms/step ({run.steps} steps)"
+            )
         self.meter.sample(self.settings.matmul_seconds / 2)
         return runs
 
@@ -235,6 +239,8 @@ def _run_bench(settings: BenchSettings, log: Callable[[str], None]) -> BenchRepo
     )
     log(f"matmul peak ({', '.join(str(d) for d in meter.dtypes)}) on {machine.device_name} ...")
     meter.sample(settings.matmul_seconds)
+    peaks = (meter.peak(dtype) for dtype in meter.dtypes)
+    log("  " + ", ".join(f"{p.dtype} {p.flop_per_s / 1e9:,.0f} GFLOP/s" for p in peaks))
     ctx = _Context(device, settings, meter, notes, log)
 
     figures = _training_section(ctx, names)

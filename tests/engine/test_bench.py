@@ -215,3 +215,16 @@ def test_no_options_skips_the_options_runs():
 
     ctx = SimpleNamespace(settings=settings, device=torch.device("cpu"), log=never, measure=never)
     assert bench._options_section(ctx, "demo") == []
+
+
+def test_every_measurement_is_logged_with_its_figures_as_it_is_made(monkeypatch):
+    """A bench cut short (the device tool's time limit killed one on an H200 before its
+    report) still leaves every figure it measured in its log."""
+    run = SimpleNamespace(images_per_s=1234.5, step_ms=51.9, steps=120)
+    monkeypatch.setattr(bench, "attempt", lambda spec, isolate, notes: [run])
+    meter = SimpleNamespace(sample=lambda seconds: None)
+    settings = SimpleNamespace(isolate=False, matmul_seconds=0.0)
+    lines: list[str] = []
+    context = bench._Context(torch.device("cpu"), settings, meter, [], lines.append)
+    assert context.measure(object()) == [run]
+    assert lines == ["  1234.5 img/s, 51.9 ms/step (120 steps)"]
