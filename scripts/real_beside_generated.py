@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 from sagan_engine.checkpoint import load_generator  # noqa: E402
 from sagan_engine.cli import main as cli  # noqa: E402
 from sagan_engine.data import demo_dataset_folder  # noqa: E402
+from sagan_engine.errors import SaganError  # noqa: E402
 
 SCALE = 2  # 32 px samples are hard to judge at their size
 GAP = 12
@@ -61,7 +62,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    loaded = load_generator(args.run)
+    try:
+        loaded = load_generator(args.run)
+    except SaganError as err:
+        raise SystemExit(f"error: {err}") from None
     classes = loaded.class_names
     if not classes:
         raise SystemExit(f"error: {args.run} is not a class-conditional model")
