@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from . import checkpoint as ckpt_io
+from .config import RunConfig
 from .errors import CheckpointError
 from .export import metrics_until
 from .models import Generator
@@ -120,6 +121,13 @@ def is_demo_name(path: str | Path) -> bool:
     return str(path) == DEMO_RUN_NAME and not Path(path).exists()
 
 
+def shipped_config(config: RunConfig) -> RunConfig:
+    """The config a shipped model carries: its data are the bundled demo set, wherever the run
+    read its copy from (a run trained on `build_demo_dataset.py --out DIR`'s folder named DIR,
+    a path of the exporting machine that `evaluate --run demo` then looked for)."""
+    return config.replace(data={"folder": None})
+
+
 def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str = "G_ema") -> Path:
     """Write a generator of ``run``'s latest checkpoint (or of a checkpoint file) as the demo
     model, in fp16: its EMA (``weights="G_ema"``) or G itself (``"G"``), under its own name,
@@ -144,7 +152,8 @@ def export_demo_model(run: str | Path, to: Path = DEMO_MODEL_DIR, weights: str =
     }
     to.mkdir(parents=True, exist_ok=True)
     path = to / DEMO_MODEL_FILE
-    ckpt_io.save_checkpoint(path, source.step, source.config, source.class_names, tensors, extra)
+    config = shipped_config(source.config)
+    ckpt_io.save_checkpoint(path, source.step, config, source.class_names, tensors, extra)
     export_training_log(source.path.parent.parent, source.step, to / DEMO_METRICS_FILE)
     export_replay_states(source, to, weights)
     return path
@@ -175,7 +184,8 @@ def export_replay_states(
         if not state.state_dict(weights):
             continue  # a snapshot of the EMA when G itself ships, or the other way round
         generator = checkpoint_generator(state, weights)
-        save_snapshot(to, step, state.config, state.class_names, generator, weights == "G_ema")
+        config = shipped_config(state.config)
+        save_snapshot(to, step, config, state.class_names, generator, weights == "G_ema")
         kept.append(step)
     return kept
 

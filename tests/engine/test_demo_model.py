@@ -130,11 +130,15 @@ def test_cli_samples_the_demo_model(tmp_path):
 
 
 def test_export_keeps_the_ema_generator_and_d_in_fp16(tmp_path):
-    trainer = Trainer(tiny_config(steps=2), synthetic_dataset(classes=2), tmp_path / "run")
+    config = tiny_config(steps=2).replace(data={"folder": str(tmp_path / "emoji-copy")})
+    trainer = Trainer(config, synthetic_dataset(classes=2), tmp_path / "run")
     trainer.run()
     path = export_demo_model(tmp_path / "run", tmp_path / "export")
     assert path.name == DEMO_MODEL_FILE
     loaded = load_generator(path)
+    # Its data are the bundled set, not the exporting machine's copy of it (the run's folder).
+    assert load_generator(tmp_path / "run").config.data.folder == str(tmp_path / "emoji-copy")
+    assert loaded.config.data.folder is None
     assert loaded.is_ema and loaded.step == 2 and loaded.class_names == ["class0", "class1"]
     # The weights, in fp16; the buffers (batch-norm statistics, spectral-norm vectors) are
     # measured again on these weights at export.
@@ -215,6 +219,7 @@ def test_export_ships_states_over_training_that_the_replay_lists(tmp_path, monke
     # Candidates up to 21: snapshots 0 (not a trained state), 10, 20; checkpoints 7, 14, 21.
     assert 2 <= len(files) <= DEMO_SNAPSHOTS and steps == sorted(steps)
     assert steps[0] == 7 and steps[-1] == 21 and set(steps) <= {7, 10, 14, 20, 21}
+    assert all(load_generator(path).config.data.folder is None for path in files)
     last = load_generator(files[-1]).generator.state_dict()
     for name, value in load_generator(model).generator.state_dict().items():
         assert torch.equal(last[name], value), name
