@@ -66,7 +66,10 @@ class DataPanel(QGroupBox):
         self._summary_html = ""
 
         self.demo_choice = QRadioButton("Bundled demo set (emoji)")
-        self.demo_choice.setToolTip("1477 emoji in 8 classes, bundled with SAGAN Studio")
+        self.demo_choice.setToolTip(
+            "462 emoji in 8 classes (clocks, faces, flags, fruit, shapes, hands, hearts, mammals), "
+            "bundled with SAGAN Studio"
+        )
         self.folder_choice = QRadioButton("Image folder")
         self.folder_choice.setToolTip(
             "Any folder of images, searched recursively. Images in two or more sub-folders "

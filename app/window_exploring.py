@@ -66,7 +66,7 @@ class WindowExploring:
             return False
         self.settings.demo_model_shown = True
         opened = self.open_demo_model()
-        self.first_look_pending = opened  # its first grid enlarges a smiley with a query
+        self.first_look_pending = opened  # its first grid enlarges a face with a query
         return opened
 
     def open_run(self, path: str | Path) -> bool:

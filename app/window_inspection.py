@@ -14,8 +14,8 @@ from sagan_engine.latent_paths import Frame
 
 # On the first start the demo model's grid comes up with a sample enlarged and one pixel of
 # it queried: maps on screen before the first click. The shipped model names its sample
-# (resources/demo_model/first_look.json); without it, the first smiley and this pixel.
-FIRST_LOOK_CLASS = "smileys_emotion"
+# (resources/demo_model/first_look.json); without it, the first face and this pixel.
+FIRST_LOOK_CLASS = "faces"
 FIRST_LOOK_QUERY: Query = (11, 11)
 
 
@@ -46,7 +46,7 @@ class WindowInspection:
 
     def _first_of_class(self, samples: SampleSet) -> int:
         """The first sample of the class most recognisable at a glance (the demo model's
-        smileys), else the first."""
+        faces), else the first."""
         if samples.labels is not None and FIRST_LOOK_CLASS in self.class_names:
             label = self.class_names.index(FIRST_LOOK_CLASS)
             found = np.flatnonzero(np.asarray(samples.labels) == label)

@@ -26,12 +26,13 @@ from .errors import ConfigError
 # and for few-shot sets of 100; folders smaller than this are where D memorises.
 AUTO_THRESHOLD = 10_000
 # ...when the run is planned to show D each image at least this many times. Memorising takes
-# repetition: on the demo data (1477 images, paper attention, docs/benchmarks.md) the run
-# without augmentation was ahead or level at every point up to 90 epochs (60 minutes on 2
-# CPU cores; by 11 SWD points at 65 epochs, the demo preset's default run), the augmented
+# repetition: on the emoji set bundled before (1477 images, paper attention, docs/
+# benchmarks.md) the run without augmentation was ahead or level at every point up to 90
+# epochs (60 minutes on 2 CPU cores; by 11 SWD points at 65 epochs, its default run), the augmented
 # one closing in only from ~75 epochs on; with the official attention the augmented EMA led
 # at 6 of the 8 checkpoints from 55 to 90 epochs, by 1-5 points (within the noise of one
-# seed). A short run gets the faster start; a long one the protection.
+# seed). A short run gets the faster start; a long one the protection. Today's demo data
+# (462 images) is a smaller folder: the demo preset's 3000 steps are 208 epochs, augmented.
 AUTO_MIN_EPOCHS = 100
 DEFAULT_POLICY = "color,translation,cutout"
 TRANSLATION_RATIO = 1 / 8

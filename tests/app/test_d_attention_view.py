@@ -84,7 +84,7 @@ def test_the_demo_model_brings_its_d(qtbot, worker):
     view.show()
     view.set_model(str(demo_model_path()))
     data = load_demo_dataset(32)
-    image = data.images[data.labels == data.class_names.index("smileys_emotion")][0]
+    image = data.images[data.labels == data.class_names.index("faces")][0]
     with qtbot.waitSignal(view.answered, timeout=30_000) as blocker:
         view.set_sample(image)
     result = blocker.args[0]

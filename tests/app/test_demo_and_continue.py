@@ -33,13 +33,13 @@ def test_first_start_opens_the_demo_model_once_and_a_click_shows_attention(
     window = make_window()
     with qtbot.waitSignal(window.attention_view.heatmaps_shown, timeout=TIMEOUT):
         assert window.greet_first_start()
-    # Before any click: the shipped model's chosen sample enlarged (a smiley), one pixel of
+    # Before any click: the shipped model's chosen sample enlarged (a face), one pixel of
     # it queried, its map on screen.
     chosen = demo_first_look()
     assert chosen is not None and window.samples.seed == chosen.seed
     assert window.selected == chosen.sample
     names = window.model_info.class_names
-    assert names[int(window.samples.labels[window.selected])] == "smileys_emotion"
+    assert names[int(window.samples.labels[window.selected])] == FIRST_LOOK_CLASS
     assert window.attention_view.queries == [chosen.query]
     assert len(window.attention_view.heatmaps()) == 1
     assert window.mode == EXPLORE
@@ -57,7 +57,7 @@ def test_first_start_opens_the_demo_model_once_and_a_click_shows_attention(
 
 
 @needs_demo_model
-def test_without_a_chosen_first_look_the_first_smiley_is_enlarged(
+def test_without_a_chosen_first_look_the_first_face_is_enlarged(
     qtbot, make_window, settings, monkeypatch
 ):
     monkeypatch.setattr("app.window_inspection.demo_first_look", lambda: None)

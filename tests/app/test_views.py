@@ -227,7 +227,7 @@ def test_the_singletons_survive_many_qt_calls():
 def test_a_title_too_long_for_its_width_ends_in_an_ellipsis_and_shows_all_in_its_tooltip(qtbot):
     from app.image_items import title_label
 
-    text = "Sample 12 · smileys_emotion · step 1200, maps from step 1260"
+    text = "Sample 12 · faces · step 1200, maps from step 1260"
     label = title_label(text)
     qtbot.addWidget(label)
     label.resize(2000, 30)
