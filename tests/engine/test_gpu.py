@@ -36,42 +36,21 @@ def test_training_on_the_gpu(tmp_path, precision):
 def test_resume_is_exact_on_the_gpu_in_fp32(tmp_path, channels_last):
     """channels_last: the moments come back from the checkpoint contiguous, which CUDA's fused
     Adam refused beside NHWC weights (seen on an H200, a CPU run continued there)."""
+
+    def config(steps: int):
+        return tiny_config(
+            device="cuda",
+            precision="fp32",
+            steps=steps,
+            checkpoint_every=100,
+            channels_last=channels_last,
+        )
+
     data = synthetic_dataset()
-    whole = Trainer(
-        tiny_config(
-            device="cuda",
-            precision="fp32",
-            steps=6,
-            checkpoint_every=100,
-            channels_last=channels_last,
-        ),
-        data,
-        tmp_path / "whole",
-    )
+    whole = Trainer(config(6), data, tmp_path / "whole")
     whole.run()
-    Trainer(
-        tiny_config(
-            device="cuda",
-            precision="fp32",
-            steps=3,
-            checkpoint_every=100,
-            channels_last=channels_last,
-        ),
-        data,
-        tmp_path / "split",
-    ).run()
-    second = Trainer(
-        tiny_config(
-            device="cuda",
-            precision="fp32",
-            steps=6,
-            checkpoint_every=100,
-            channels_last=channels_last,
-        ),
-        data,
-        tmp_path / "split",
-        resume=True,
-    )
+    Trainer(config(3), data, tmp_path / "split").run()
+    second = Trainer(config(6), data, tmp_path / "split", resume=True)
     second.run()
     for key, value in whole.G.state_dict().items():
         torch.testing.assert_close(second.G.state_dict()[key], value, atol=1e-5, rtol=1e-4)
