@@ -45,10 +45,14 @@ wait "${pids[@]}"
 for spec in "$@"; do
     IFS=: read -r _ run _ <<<"$spec"
     name=$(basename "$run")
+    checkpoints=("$run"/checkpoints/step_*.safetensors)
+    if [ ${#checkpoints[@]} -eq 0 ]; then  # it failed before its first checkpoint: the log says why
+        echo "$run: no checkpoint"; tail -5 "$run.log"; continue
+    fi
     cp "$run.log" "$run/train.log"
-    latest=$(ls "$run"/checkpoints/step_*.safetensors | tail -1)
+    latest=${checkpoints[-1]}
     files=(config.json dataset.json metrics.csv train.log snapshots "checkpoints/$(basename "$latest")")
-    for ckpt in "$run"/checkpoints/step_*.safetensors; do
+    for ckpt in "${checkpoints[@]}"; do
         step=$((10#$(basename "$ckpt" .safetensors | cut -d_ -f2)))
         [ $((step % KEEP_EVERY)) -eq 0 ] && [ "$ckpt" != "$latest" ] && files+=("checkpoints/$(basename "$ckpt")")
     done
