@@ -34,6 +34,9 @@ DEMO_METRICS_FILE = "metrics.csv"
 # Generator states over the run's training, for "attention over training" on the demo model:
 # snapshots/step_NNNNNN.safetensors beside it (fp16, ~0.65 MB each), log-spaced in steps.
 DEMO_SNAPSHOTS = 8
+# ...from 1% of the shipped step on (and never step 0): a run's first tens of steps are noise
+# to the eye, and log spacing from step 10 spent three of the eight states on them.
+EARLIEST_REPLAY_SHARE = 0.01
 
 
 def _resources_dir() -> Path:
@@ -172,7 +175,8 @@ def export_replay_states(
     run = RunFolder(source.path.parent.parent)
     states = dict(step_files(run.snapshots_dir))
     states.update(step_files(run.checkpoints_dir))  # a checkpoint's EMA is fp32, not fp16
-    states = {step: path for step, path in states.items() if 0 < step <= source.step}
+    earliest = max(1, source.step * EARLIEST_REPLAY_SHARE)
+    states = {step: path for step, path in states.items() if earliest <= step <= source.step}
     states[source.step] = source.path
     dropped = set(steps_to_prune(list(states), keep))
     folder = RunFolder(to).snapshots_dir

@@ -230,3 +230,7 @@ def test_export_ships_states_over_training_that_the_replay_lists(tmp_path, monke
     # Exported again with fewer states kept: the earlier files go.
     export_replay_states(load_checkpoint(source), shipped, keep=2)
     assert [ref.step for ref in list_snapshots(model)] == [7, 21]
+    # States before a share of the shipped step are left out (noise to the eye).
+    monkeypatch.setattr("sagan_engine.demo_model.EARLIEST_REPLAY_SHARE", 0.5)
+    export_replay_states(load_checkpoint(source), shipped)
+    assert [ref.step for ref in list_snapshots(model)] == [14, 20, 21]
