@@ -76,8 +76,13 @@ def _train_in_a_terminal(tmp_path: Path, ignore_hangup: bool = False, disk: bool
     args = [sys.executable, "-m", "sagan_engine", "train", *data, "--config", str(config)]
     args += ["--out", str(run)]
 
-    def start() -> None:  # `nohup` ignores SIGHUP before the program starts
-        if ignore_hangup:
+    def start() -> None:
+        # A terminal's shell starts a program with the stop signals at their defaults; a
+        # test run launched under nohup or as a background job would hand them down ignored
+        # (the engine rightly keeps them so), and the stop tests would wait in vain.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        if ignore_hangup:  # `nohup` ignores SIGHUP before the program starts
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"))
