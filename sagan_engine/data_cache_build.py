@@ -95,12 +95,12 @@ def _plan(scan: FolderScan, resolution: int, out: Path, shard_images: int | None
     ranges = [range(i, min(i + per_shard, n)) for i in range(0, n, per_shard)]
     head = f"v{FORMAT_VERSION}|{resolution}|{scan.class_names!r}\n".encode()
     digests = []
+    relative = scan.relative_paths()
     for r in ranges:
         digest = hashlib.sha256(head)
         for i in r:
-            file = scan.files[i]
-            rel = os.fsencode(file.relative_to(scan.root))
-            digest.update(rel + f"\0{file_stamp(file)}|{scan.labels[i]}\n".encode())
+            stamp = file_stamp(scan.files[i])
+            digest.update(os.fsencode(relative[i]) + f"\0{stamp}|{scan.labels[i]}\n".encode())
         digests.append(digest.hexdigest())
     key = hashlib.sha256("".join(digests).encode() + head).hexdigest()
     return _Plan(scan, resolution, out, ranges, digests, key)
@@ -425,5 +425,4 @@ def _fingerprint(scan: FolderScan, skipped: list[list[str]]) -> str:
     left_out = {path for path, _ in skipped}
     if not left_out:
         return scan.fingerprint()
-    start = len(os.path.join(os.fspath(scan.root), ""))  # relative paths as skips name them
-    return scan.fingerprint([_display(os.fspath(f)[start:]) not in left_out for f in scan.files])
+    return scan.fingerprint([_display(rel) not in left_out for rel in scan.relative_paths()])

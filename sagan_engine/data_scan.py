@@ -65,6 +65,12 @@ class FolderScan:
         """Number of classes; 0 when the folder is unconditional."""
         return len(self.class_names)
 
+    def relative_paths(self) -> list[str]:
+        """Each file's path relative to the root, in this OS's separators. A string slice:
+        Path.relative_to cost 5 µs a file (seconds for a million)."""
+        start = len(os.path.join(os.fspath(self.root), ""))  # files lie under the root
+        return [os.fspath(file)[start:] for file in self.files]
+
     def fingerprint(self, used: Sequence[bool] | None = None) -> str:
         """A digest of which images a dataset of this folder holds: every used file's path
         relative to the folder, its size and its class, in order (``used``: a flag per file,
@@ -74,13 +80,12 @@ class FolderScan:
         removed, renamed, resized or moved to another class changes it. Not the pixels:
         reading every file again would cost as much as decoding it.
         """
-        start = len(os.path.join(os.fspath(self.root), ""))  # files lie under the root
         sizes = self.sizes or [-1] * len(self.files)
         lines = [f"{self.class_names!r}\n"]
-        for i, (file, label, size) in enumerate(zip(self.files, self.labels, sizes, strict=True)):
+        rows = zip(self.relative_paths(), self.labels, sizes, strict=True)
+        for i, (rel, label, size) in enumerate(rows):
             if used is None or used[i]:
-                # A string slice: Path.relative_to cost 5 µs a file (seconds for a million).
-                lines.append(f"{os.fspath(file)[start:]}\0{size}|{label}\n")
+                lines.append(f"{rel}\0{size}|{label}\n")
         text = "".join(lines)
         if os.sep != "/":
             text = text.replace(os.sep, "/")  # the same on every OS
