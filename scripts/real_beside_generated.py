@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -23,10 +22,12 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sagan_engine.checkpoint import load_generator  # noqa: E402
-from sagan_engine.cli import main as cli  # noqa: E402
+from sagan_engine.checkpoint import LoadedGenerator, load_generator  # noqa: E402
+from sagan_engine.cli_args import class_labels  # noqa: E402
 from sagan_engine.data import demo_dataset_folder  # noqa: E402
 from sagan_engine.errors import SaganError  # noqa: E402
+from sagan_engine.latent_paths import seed_latents  # noqa: E402
+from sagan_engine.sample_grid import render_grid  # noqa: E402
 
 SCALE = 2  # 32 px samples are hard to judge at their size
 GAP = 12
@@ -45,13 +46,12 @@ def real_columns(folder: Path, classes: list[str], rows: int, size: int) -> Imag
     return sheet
 
 
-def generated_columns(run: str, classes: int, rows: int, seed: int) -> Image.Image:
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "grid.png"
-        args = ["sample", "--run", run, "--n", str(rows * classes), "--columns", str(classes)]
-        if cli([*args, "--seed", str(seed), "--padding", "0", "--out", str(out)]) != 0:
-            raise SystemExit(f"error: could not sample {run}")
-        return Image.open(out).convert("RGB")
+def generated_columns(loaded: LoadedGenerator, rows: int, seed: int) -> Image.Image:
+    """``rows`` samples of every class, classes in columns: `sample`'s latents and labels."""
+    classes = len(loaded.class_names)
+    z = seed_latents(rows * classes, loaded.config.model.z_dim, seed)
+    labels = class_labels(loaded, None, rows * classes)
+    return Image.fromarray(render_grid(loaded.generator, z, labels, classes, padding=0))
 
 
 def main() -> int:
@@ -71,7 +71,7 @@ def main() -> int:
         raise SystemExit(f"error: {args.run} is not a class-conditional model")
     size = loaded.config.model.resolution
     real = real_columns(args.data or demo_dataset_folder(), classes, args.rows, size)
-    fake = generated_columns(args.run, len(classes), args.rows, args.seed)
+    fake = generated_columns(loaded, args.rows, args.seed)
     width = real.width + GAP + fake.width
     figure = Image.new("RGB", (width * SCALE, (LABEL_HEIGHT + real.height) * SCALE), "white")
     for x, part in ((0, real), (real.width + GAP, fake)):
